@@ -1,0 +1,3 @@
+from loki_mode.cli.main import main
+
+main()

@@ -1,0 +1,129 @@
+"""Wakes SSE subscribers when events are appended to the log.
+
+A subscriber is a cursor into the log plus a filter. Subscribers with the same
+filter form a group: each batch of committed events is filtered and encoded once
+per group, and the same bytes are queued for every member, so fan-out costs one
+append per subscriber. A subscriber whose queue passes the bound while live is
+cut off (it resumes from the log with Last-Event-ID); one still catching up from
+the store just drops its queue and reads further from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from loki_mode.api.sse import ephemeral, frame
+from loki_mode.events import EventFilter, StoredEvent
+
+
+@dataclass(slots=True)
+class Chunk:
+    first: int
+    last: int
+    data: bytes
+    entries: tuple[tuple[int, bytes], ...]
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    filter: EventFilter
+    limit: int
+    chunks: deque[Chunk | bytes] = field(default_factory=deque)
+    queued: int = 0  # frames waiting
+    live: bool = False
+    dropped: bool = False  # queue discarded during catch-up: read the store again
+    overflowed: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, chunk: Chunk | bytes, count: int) -> None:
+        self.queued += count
+        if self.queued > self.limit:
+            self.chunks.clear()
+            self.queued = 0
+            if self.live:
+                self.overflowed = True
+            else:
+                self.dropped = True
+        else:
+            self.chunks.append(chunk)
+        self.wake.set()
+
+    def take(self, cursor: int) -> tuple[bytes, int]:
+        """Everything queued after `cursor`, as one buffer, and the new cursor."""
+        parts: list[bytes] = []
+        while self.chunks:
+            chunk = self.chunks.popleft()
+            if isinstance(chunk, bytes):
+                parts.append(chunk)
+            elif chunk.first > cursor:
+                parts.append(chunk.data)
+                cursor = chunk.last
+            elif chunk.last > cursor:
+                parts.extend(f for seq, f in chunk.entries if seq > cursor)
+                cursor = chunk.last
+        self.queued = 0
+        self.wake.clear()
+        return b"".join(parts), cursor
+
+
+class Bus:
+    def __init__(self, buffer: int) -> None:
+        self.buffer = buffer
+        self._groups: dict[tuple[object, ...], tuple[EventFilter, set[Subscriber]]] = {}
+        self.published = 0
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(members) for _, members in self._groups.values())
+
+    def subscribe(self, flt: EventFilter) -> Subscriber:
+        sub = Subscriber(flt, self.buffer)
+        self._groups.setdefault(flt.key, (flt, set()))[1].add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        group = self._groups.get(sub.filter.key)
+        if group is not None:
+            group[1].discard(sub)
+            if not group[1]:
+                del self._groups[sub.filter.key]
+
+    def publish(self, events: list[StoredEvent]) -> None:
+        """Store listener: runs on the event loop with each committed batch."""
+        self.published += len(events)
+        frames: dict[int, bytes] = {}
+        for flt, members in self._groups.values():
+            entries = []
+            for e in events:
+                if flt.matches(e.type, e.session_id, e.level):
+                    f = frames.get(e.seq)
+                    if f is None:
+                        f = frames[e.seq] = frame(e.seq, e.type, e.payload)
+                    entries.append((e.seq, f))
+            if entries:
+                chunk = Chunk(
+                    entries[0][0], entries[-1][0], b"".join(f for _, f in entries), tuple(entries)
+                )
+                for sub in members:
+                    sub.push(chunk, len(entries))
+
+    def broadcast(self, type_: str, session_id: str | None, payload: bytes) -> None:
+        """Send an event that is not part of the log (heartbeats) to whoever wants it."""
+        data = ephemeral(type_, payload)
+        for flt, members in self._groups.values():
+            if flt.matches(type_, session_id, None):
+                for sub in members:
+                    sub.push(data, 1)
+
+    def close_all(self) -> None:
+        for _, members in self._groups.values():
+            for sub in members:
+                sub.overflowed = True
+                sub.wake.set()
+
+    def all_subscribers(self) -> Iterable[Subscriber]:
+        for _, members in self._groups.values():
+            yield from members

@@ -1,0 +1,85 @@
+"""Events: the live SSE stream, history and statistics."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from loki_mode.api import params
+from loki_mode.api.responses import JSON, problem
+from loki_mode.api.stream import EventStream
+from loki_mode.errors import ApiProblem, ValidationProblem
+from loki_mode.events import EventFilter
+from loki_mode.runtime import Runtime
+
+HISTORY_MAX = 10_000
+
+
+def _rt(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _filter(request: Request) -> EventFilter:
+    q = request.query_params
+    return EventFilter.parse(q.get("sessionId"), q.get("types"), q.get("minLevel"))
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationProblem("Last-Event-ID must be an event id", value=raw) from None
+    if value < 0:
+        raise ValidationProblem("Last-Event-ID must not be negative", value=raw)
+    return value
+
+
+class StreamEndpoint:
+    """A raw ASGI endpoint: the stream owns the connection from the first byte."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            flt = _filter(request)
+            history = params.integer(request.query_params, "history", 0, low=0, high=HISTORY_MAX)
+            after = _last_event_id(request)
+        except ApiProblem as exc:
+            await problem(exc)(scope, receive, send)
+            return
+        await EventStream(_rt(request), flt, after=after, history=history)(scope, receive, send)
+
+
+async def history(request: Request) -> Response:
+    rt = _rt(request)
+    flt = _filter(request)
+    limit = params.integer(request.query_params, "limit", 100, low=1, high=1000)
+    events = await rt.store.recent_events(flt, limit)
+    body = b'{"events":[' + b",".join(e.payload for e in events) + b'],"count":%d}' % len(events)
+    return JSON(body)
+
+
+async def stats(request: Request) -> Response:
+    rt = _rt(request)
+    counts = await rt.store.event_counts()
+    return JSON(
+        {
+            "subscribers": rt.bus.subscribers,
+            "historySize": sum(counts.values()),
+            "lastEventId": str(await rt.store.last_seq()),
+            "published": rt.bus.published,
+            "byType": counts,
+        }
+    )
+
+
+routes = [
+    Route("/api/events", StreamEndpoint(), methods=["GET"]),
+    Route("/api/events/history", history, methods=["GET"]),
+    Route("/api/events/stats", stats, methods=["GET"]),
+]

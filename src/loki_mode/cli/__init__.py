@@ -1,0 +1,1 @@
+"""The `loki` command line (`loki_mode.cli.main:main`)."""

@@ -1,0 +1,104 @@
+"""Event records and filters shared by the store, the bus and the SSE writer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loki_mode.errors import ValidationProblem
+from loki_mode.types import EVENT_TYPES, LOG_LEVELS
+
+LEVELS = {name: i for i, name in enumerate(LOG_LEVELS)}
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append; the store gives it its sequence number and timestamp."""
+
+    type: str
+    session_id: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def level(self) -> int | None:
+        if self.type.startswith("log:"):
+            return LEVELS.get(self.type[4:])
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An appended event: `payload` is the whole event as JSON, encoded once."""
+
+    seq: int
+    type: str
+    session_id: str | None
+    level: int | None
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    session_id: str | None = None
+    types: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    min_level: int | None = None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (self.session_id, self.types, self.prefixes, self.min_level)
+
+    @property
+    def any_type(self) -> bool:
+        return not self.types and not self.prefixes
+
+    def matches(self, type_: str, session_id: str | None, level: int | None) -> bool:
+        if self.session_id is not None and session_id != self.session_id:
+            return False
+        if not self.any_type and type_ not in self.types and not type_.startswith(self.prefixes):
+            return False
+        return self.min_level is None or level is None or level >= self.min_level
+
+    @classmethod
+    def parse(cls, session_id: str | None, types: str | None, min_level: str | None) -> EventFilter:
+        """Build a filter from the query parameters, rejecting what no event could match."""
+        names: set[str] = set()
+        prefixes: list[str] = []
+        for raw in (types or "").split(","):
+            name = raw.strip()
+            if not name:
+                continue
+            if name == "*":
+                return cls._with(session_id, set(), [], min_level)
+            if name.endswith(":*"):
+                prefix = name[:-1]
+                if not any(t.startswith(prefix) for t in EVENT_TYPES):
+                    raise ValidationProblem(f"Unknown event type prefix: {name}", parameter="types")
+                prefixes.append(prefix)
+            elif name in EVENT_TYPES:
+                names.add(name)
+            else:
+                raise ValidationProblem(
+                    f"Unknown event type: {name}", parameter="types", allowed=list(EVENT_TYPES)
+                )
+        return cls._with(session_id, names, prefixes, min_level)
+
+    @classmethod
+    def _with(
+        cls,
+        session_id: str | None,
+        names: Iterable[str],
+        prefixes: list[str],
+        min_level: str | None,
+    ) -> EventFilter:
+        if min_level is not None and min_level not in LEVELS:
+            raise ValidationProblem(
+                f"minLevel must be one of {', '.join(LOG_LEVELS)}", parameter="minLevel"
+            )
+        return cls(
+            session_id=session_id or None,
+            types=frozenset(names),
+            prefixes=tuple(sorted(prefixes)),
+            min_level=LEVELS[min_level] if min_level is not None else None,
+        )

@@ -1,0 +1,1 @@
+"""The session state machine and request validation: one place for the rules."""
