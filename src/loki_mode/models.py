@@ -77,6 +77,9 @@ class StartOptions(Base, kw_only=True):
     dry_run: bool = False
     verbose: bool = False
     timeout: Timeout | None = None
+    # Additions beyond the spec: per-session overrides of the server's loop settings.
+    max_iterations: Annotated[int, Meta(ge=1, le=100_000)] | None = None
+    completion_promise: Annotated[str, Meta(min_length=1, max_length=1000)] | None = None
 
 
 class StartSessionRequest(Base, kw_only=True):

@@ -140,6 +140,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         "allowed_roots": roots,
         "keepalive_interval": _float(env, "LOKI_SSE_KEEPALIVE", 15.0),
         "heartbeat_interval": _float(env, "LOKI_HEARTBEAT_INTERVAL", 10.0),
+        "subscriber_buffer": _int(env, "LOKI_SSE_BUFFER", 10_000),
         "event_retention": int(retention) if retention else None,
         "providers": providers,
         "engine": engine,

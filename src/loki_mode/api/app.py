@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from loki_mode.api.responses import JSON, error_body, problem
-from loki_mode.api.routes import dashboard, docs, events, health, sessions, tasks
+from loki_mode.api.routes import auth, dashboard, docs, events, health, sessions, tasks
 from loki_mode.api.security import SecurityMiddleware
 from loki_mode.errors import ApiProblem, StoreError
 from loki_mode.runtime import Runtime
@@ -66,6 +66,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             *tasks.routes,
             *events.routes,
             *docs.routes,
+            *auth.routes,
             *dashboard.routes,
         ],
         exception_handlers={

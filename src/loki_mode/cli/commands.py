@@ -155,7 +155,8 @@ def tasks(
         render.print_json(page)
         return
     title = f"Tasks of {session_id}" if session_id else "Tasks"
-    render.stdout_console().print(render.tasks_table(page, title=title))
+    table = render.tasks_table(page, title=title, show_session=session_id is None)
+    render.stdout_console().print(table)
 
 
 def _control(ctx: typer.Context, session_id: str, action: str, json: bool) -> None:

@@ -49,7 +49,7 @@ class FollowView:
 
     def add(self, event: Event) -> None:
         if event.type == "agent:output" or event.type.startswith(("log:", "input:", "phase:")):
-            self.lines.append(render.event_line(event))
+            self.lines.append(render.event_line(event, show_session=False))
 
     def __rich__(self) -> RenderableType:
         s = self.snapshot.session
@@ -73,7 +73,7 @@ class FollowView:
         if active:
             parts.append(render.agents_table(active, title=f"Active agents ({len(active)})"))
         output = Group(*self.lines) if self.lines else Text("(no output yet)", style="dim")
-        parts.append(Panel(output, title="Latest output", title_align="left"))
+        parts.append(Panel(output, title="Latest output", title_align="left", expand=False))
         return Group(*parts)
 
 
@@ -98,6 +98,8 @@ def follow_session(client: LokiClient, session_id: str, console: Console) -> int
                     view.snapshot = client.get_session(session_id)
                     last_read = now
                 live.refresh()
+    if not console.is_terminal:
+        console.line()  # the final frame of a piped Live view ends without a newline
     status = view.snapshot.session.status
     line = Text(f"Session {session_id} ")
     line.append_text(render.status_text(status))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -93,12 +94,12 @@ def summarize(data: dict[str, Any], limit: int = 160) -> str:
     return raw if len(raw) <= limit else raw[: limit - 1] + "…"
 
 
-def event_line(event: Event) -> Text:
+def event_line(event: Event, *, show_session: bool = True) -> Text:
     line = Text()
     line.append(short_time(event.timestamp), style="dim")
     line.append("  ")
     line.append(f"{event.type:<16}", style=event_style(event.type))
-    if event.session_id:
+    if show_session and event.session_id:
         line.append(f" {event.session_id}", style="dim")
     summary = summarize(event.data)
     if summary:
@@ -192,16 +193,20 @@ def agents_table(agents: list[Agent], *, title: str) -> Table:
     return table
 
 
-def tasks_table(page: TaskPage | TaskList, *, title: str) -> RenderableType:
+def tasks_table(
+    page: TaskPage | TaskList, *, title: str, show_session: bool = True
+) -> RenderableType:
     table = Table(title=title, title_justify="left")
     table.add_column("ID", no_wrap=True, style="bold")
     table.add_column("Status", no_wrap=True)
     table.add_column("Title")
-    table.add_column("Session", no_wrap=True)
+    if show_session:
+        table.add_column("Session", no_wrap=True)
     table.add_column("Started", no_wrap=True)
     table.add_column("Done", no_wrap=True)
     for task in page.tasks:
-        table.add_row(*plain(*task_row(task)))
+        row = task_row(task)
+        table.add_row(*plain(*(row if show_session else row[:3] + row[4:])))
     if isinstance(page, TaskList):
         return table
     p = page.pagination
@@ -278,8 +283,14 @@ def flatten(section: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+PIPE_WIDTH = 200  # piped output is for reading whole, not folded at the default 80 columns
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=PIPE_WIDTH)
+    return console
 
 
 def stderr_console() -> Console:

@@ -70,6 +70,10 @@ class FactSink:
         self.state = IterationState(phase=phase)
         self.last: Future[Any] | None = None
 
+    def _agent(self, agent_id: str | None) -> str:
+        """Sub-agent ids are only unique within one run (Codex item ids), so scope them."""
+        return f"{self.iteration}:{agent_id}" if agent_id else self.main_agent
+
     def _write(self, fn: Callable[[StoreTx], Any]) -> None:
         self.last = self.store.submit(fn)
 
@@ -95,7 +99,7 @@ class FactSink:
                 sid,
                 {
                     "text": fact.text,
-                    "agentId": fact.agent_id or self.main_agent,
+                    "agentId": self._agent(fact.agent_id),
                     "iteration": self.iteration,
                 },
             )
@@ -137,7 +141,7 @@ class FactSink:
                     "message": message,
                     "tool": fact.tool,
                     "target": fact.target,
-                    "agentId": fact.agent_id or self.main_agent,
+                    "agentId": self._agent(fact.agent_id),
                 },
             )
         )
@@ -148,11 +152,12 @@ class FactSink:
 
     def _agentspawned(self, fact: AgentSpawned) -> None:
         sid = self.session_id
+        agent_id = self._agent(fact.agent_id)
 
         def write(tx: StoreTx) -> None:
             tx.upsert_agent(
                 sid,
-                fact.agent_id,
+                agent_id,
                 type=fact.agent_type,
                 description=fact.description,
                 status="active",
@@ -164,7 +169,7 @@ class FactSink:
                     "agent:spawned",
                     sid,
                     {
-                        "agentId": fact.agent_id,
+                        "agentId": agent_id,
                         "type": fact.agent_type,
                         "description": fact.description,
                         "parent": self.main_agent,
@@ -177,13 +182,12 @@ class FactSink:
     def _agentfinished(self, fact: AgentFinished) -> None:
         sid = self.session_id
         status = "failed" if fact.failed else "completed"
+        agent_id = self._agent(fact.agent_id)
 
         def write(tx: StoreTx) -> None:
-            tx.upsert_agent(sid, fact.agent_id, status=status)
+            tx.upsert_agent(sid, agent_id, status=status)
             tx.append(
-                NewEvent(
-                    f"agent:{status}", sid, {"agentId": fact.agent_id, "result": fact.result[:2000]}
-                )
+                NewEvent(f"agent:{status}", sid, {"agentId": agent_id, "result": fact.result[:2000]})
             )
 
         self._write(write)

@@ -48,13 +48,20 @@ def started_at(pid: int) -> float | None:
 
 
 def group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs; zombies (dead, not yet reaped) do not count."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, PermissionError):
+            continue
+    return False
 
 
 def _signal_group(pgid: int, sig: int) -> None:

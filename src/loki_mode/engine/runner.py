@@ -81,6 +81,10 @@ class Runner:
         self.dry_run = bool(options.get("dryRun"))
         self.verbose = bool(options.get("verbose"))
         self.timeout: int | None = options.get("timeout")
+        self.max_iterations: int = options.get("maxIterations") or settings.max_iterations
+        self.promise: str | None = (
+            None if settings.perpetual else options.get("completionPromise") or settings.completion_promise
+        )
         self.iteration: int = info["iteration"]
         self.phase: str | None = info["current_phase"]
         self.paused = info["status"] == "paused"
@@ -123,7 +127,7 @@ class Runner:
                 await self._dry_run()
             deadline = None if self.timeout is None else _started_epoch(self.info) + self.timeout
             try:
-                async with asyncio.timeout(None if deadline is None else _loop_time_at(deadline)):
+                async with asyncio.timeout_at(None if deadline is None else _loop_time_at(deadline)):
                     await self._loop()
             except TimeoutError:
                 raise Finished("failed", "timeout") from None
@@ -184,7 +188,7 @@ class Runner:
         s = self.settings
         while True:
             await self._boundary()
-            if self.iteration >= s.max_iterations:
+            if self.iteration >= self.max_iterations:
                 raise Finished("completed", "max iterations reached")
             self.iteration += 1
             result = await self._iteration()
@@ -212,10 +216,8 @@ class Runner:
                 await self._wait(base + random.uniform(0, base * s.jitter), "backoff")
 
     def _promise_kept(self, state: IterationState) -> bool:
-        promise = self.settings.completion_promise
-        if not promise or self.settings.perpetual:
-            return False
-        return any(promise in text for text in state.texts)
+        promise = self.promise
+        return promise is not None and any(promise in text for text in state.texts)
 
     def _rate_limit_wait(self, resets_at: float | None) -> float:
         s = self.settings
@@ -303,11 +305,9 @@ class Runner:
         return build(
             PromptInput(
                 iteration=self.iteration,
-                max_iterations=self.settings.max_iterations,
+                max_iterations=self.max_iterations,
                 prd_path=self.prd,
-                completion_promise=None
-                if self.settings.perpetual
-                else self.settings.completion_promise,
+                completion_promise=self.promise,
                 directives=[text for _, text in taken],
                 complexity=complexity_of(self.prd),
             )

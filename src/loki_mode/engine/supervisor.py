@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from loki_mode.engine import process
+from loki_mode.engine.ingest import task_events
 from loki_mode.engine.runner import Runner
 from loki_mode.events import NewEvent
 from loki_mode.providers import PROVIDERS
@@ -94,6 +95,7 @@ class Engine:
                 log.warning(
                     "ended orphaned process group %s of session %s", info["pgid"], session.id
                 )
+            await self._close_interrupted(session.id, info["iteration"])
             if self.settings.engine.recovery == "resume" and session.status != "stopping":
                 await self._note(
                     session.id,
@@ -113,6 +115,21 @@ class Engine:
                 status = "stopped" if session.status == "stopping" else "failed"
                 await self._end(session.id, status, reason)
         self.ready = True
+
+    async def _close_interrupted(self, session_id: str, iteration: int) -> None:
+        """The iteration a crash cut short failed; its agents with it."""
+        reason = "interrupted: the server stopped unexpectedly"
+
+        def write(tx: StoreTx) -> None:
+            key = f"iteration-{iteration}"
+            if tx.task_status(session_id, key) == "running":
+                change = tx.upsert_task(session_id, key, status="failed", error=reason)
+                for e in task_events(session_id, change):
+                    tx.append(e)
+            for agent in tx.finish_active_agents(session_id, "failed"):
+                tx.append(NewEvent("agent:failed", session_id, {"agentId": agent, "reason": reason}))
+
+        await self.store.transact(write)
 
     async def _note(self, session_id: str, type_: str, message: str, **fields: Any) -> None:
         def write(tx: StoreTx) -> None:

@@ -10,14 +10,12 @@ is `TodoWrite` (whole list each time) or `TaskCreate`/`TaskUpdate` (one item at 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from loki_mode.providers._json import Json, as_dict, as_dicts, as_int, as_str, clip, decode, first_line
+from loki_mode.providers._limits import FATAL_WORDS, LIMIT_WORDS, reset_time, wording
 from loki_mode.providers.base import (
     AgentFinished,
     AgentSpawned,
@@ -34,7 +32,6 @@ from loki_mode.providers.base import (
 )
 from loki_mode.types import LogLevel, TaskStatus
 
-Json = dict[str, Any]
 Totals = tuple[int, int, int, int, float]  # input, output, cache read, cache creation, cost
 
 _STATUS: dict[str, TaskStatus] = {
@@ -52,34 +49,12 @@ _TARGET_KEYS = (
     "subject", "description", "skill", "prompt",
 )  # fmt: skip
 
-# Not a bare "limit reached": context and turn limits are no reason to wait.
-_LIMIT_TEXT = re.compile(
-    r"usage limit|rate.?limit|(?:session|weekly|daily|opus|sonnet|5-hour) limit|hit your limit"
-    r"|too many requests",
-    re.I,
-)
-# Failures a retry cannot fix: credentials, the model name, the request or the flags.
-_FATAL_TEXT = re.compile(
-    r"not logged in|/login|invalid api key|authenticat|unauthori[sz]ed|oauth token"
-    r"|issue with the selected model|model not found|(?:invalid|unknown) model"
-    r"|not_found_error|invalid_request_error|bad request"
-    r"|unknown (?:option|argument)|unrecognized option",
-    re.I,
+_LIMIT_TEXT = wording(LIMIT_WORDS)
+_FATAL_TEXT = wording(
+    FATAL_WORDS, r"/login", r"oauth token", r"issue with the selected model", r"not_found_error"
 )
 _FATAL_STATUS = frozenset({400, 401, 403, 404})
 _FATAL_ERRORS = frozenset({"authentication_failed", "invalid_request", "billing_error"})
-
-_EPOCH = re.compile(r"\|\s*(\d{10,13})\b|\bresets?\s+(?:at\s+)?(\d{10,13})\b", re.I)
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
-_RETRY_AFTER = re.compile(r"retry[-_ ]after\D{0,3}(\d+)", re.I)
-_DURATION = re.compile(r"\b(?:in|after)\s+((?:\d+\s*(?:h|m|s)[a-z]*[\s,]*(?:and\s+)?)+)", re.I)
-_UNIT = re.compile(r"(\d+)\s*([hms])", re.I)
-_CLOCK = re.compile(
-    r"\bresets?\s+(?:at\s+)?(?:(?P<mon>[a-z]{3})[a-z]*\.?\s+(?P<day>\d{1,2}),?\s+(?:at\s+)?)?"
-    r"(?P<h>\d{1,2})(?!\d)(?::(?P<m>\d{2}))?\s*(?P<ap>[ap]\.?m\.?)?(?:\s*\((?P<tz>[^)]+)\))?",
-    re.I,
-)
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 class ClaudeProvider:
@@ -154,7 +129,7 @@ class ClaudeLineParser:
             case "system":
                 return self._system(obj)
             case "rate_limit_event":
-                return self._rate_limit_event(_dict(obj.get("rate_limit_info")))
+                return self._rate_limit_event(as_dict(obj.get("rate_limit_info")))
             case "stream_event":
                 return [Ignored("claude.stream_event.partial")]  # the whole message follows
             case "control_request" | "control_response" | "keep_alive":
@@ -169,18 +144,18 @@ class ClaudeLineParser:
         return facts
 
     def _assistant(self, obj: Json) -> list[Fact]:
-        msg = _dict(obj.get("message"))
-        agent = _str(obj.get("parent_tool_use_id")) or None
-        model = _str(msg.get("model")) or None
+        msg = as_dict(obj.get("message"))
+        agent = as_str(obj.get("parent_tool_use_id")) or None
+        model = as_str(msg.get("model")) or None
         # CLI-made messages (errors, local commands) are not the model speaking.
         synthetic = (
             model == "<synthetic>" or bool(obj.get("error")) or "local_command_outcome" in obj
         )
         if isinstance(msg.get("usage"), dict) and not synthetic:
-            self._unbilled[_str(msg.get("id")) or _str(obj.get("uuid"))] = (model, msg["usage"])
+            self._unbilled[as_str(msg.get("id")) or as_str(obj.get("uuid"))] = (model, msg["usage"])
         facts: list[Fact] = []
-        for block in _dicts(msg.get("content")):
-            text = _str(block.get("text"))
+        for block in as_dicts(msg.get("content")):
+            text = as_str(block.get("text"))
             if block.get("type") == "text" and text.strip():
                 facts += self._cli_notice(obj, text) if synthetic else [Output(text, agent)]
             elif block.get("type") == "tool_use":
@@ -188,9 +163,9 @@ class ClaudeLineParser:
         return facts or [Ignored("claude.assistant.thinking")]
 
     def _cli_notice(self, obj: Json, text: str) -> list[Fact]:
-        error = _str(obj.get("error"))
-        command = _str(_dict(obj.get("local_command_run")).get("command"))
-        if _dict(obj.get("local_command_outcome")).get("kind") == "failed":
+        error = as_str(obj.get("error"))
+        command = as_str(as_dict(obj.get("local_command_run")).get("command"))
+        if as_dict(obj.get("local_command_outcome")).get("kind") == "failed":
             return [Log("warn", f"/{command} failed: {text}")]
         if not error:
             return [Log("info", text)]
@@ -201,19 +176,19 @@ class ClaudeLineParser:
         return facts
 
     def _tool_use(self, block: Json, agent: str | None) -> list[Fact]:
-        tool_id, args = _str(block.get("id")), _dict(block.get("input"))
-        name = _str(block.get("name")) or "tool"
+        tool_id, args = as_str(block.get("id")), as_dict(block.get("input"))
+        name = as_str(block.get("name")) or "tool"
         self._tools[tool_id] = name
         facts: list[Fact] = [ToolUse(name, _target(name, args), agent)]
         if name in _AGENT_TOOLS:
             self._agents[tool_id] = args.get("run_in_background") is True
-            kind = _str(args.get("subagent_type")) or "general-purpose"
-            facts.append(AgentSpawned(tool_id, kind, _str(args.get("description"))))
+            kind = as_str(args.get("subagent_type")) or "general-purpose"
+            facts.append(AgentSpawned(tool_id, kind, as_str(args.get("description"))))
         elif name == "TodoWrite":
-            facts += self._todo_write(_dicts(args.get("todos")))
+            facts += self._todo_write(as_dicts(args.get("todos")))
         elif name == "TaskCreate":  # the id arrives with the result
-            self._creates[tool_id] = (_str(args.get("subject")), _str(args.get("description")))
-        elif name == "TaskUpdate" and _str(args.get("taskId")):
+            self._creates[tool_id] = (as_str(args.get("subject")), as_str(args.get("description")))
+        elif name == "TaskUpdate" and as_str(args.get("taskId")):
             facts += self._task_update(args)
         return facts
 
@@ -222,22 +197,22 @@ class ClaudeLineParser:
         facts: list[Fact] = []
         repeats: dict[str, int] = {}
         for item in todos:
-            title = _str(item.get("content"))
+            title = as_str(item.get("content"))
             digest = hashlib.sha1(title.encode(), usedforsecurity=False).hexdigest()[:12]
             repeats[digest] = repeats.get(digest, 0) + 1
             key = f"todo:{digest}" + (f"~{repeats[digest]}" if repeats[digest] > 1 else "")
             facts += self._upsert(
-                key, title, _status(item.get("status")), _str(item.get("activeForm"))
+                key, title, _status(item.get("status")), as_str(item.get("activeForm"))
             )
         return facts
 
     def _task_update(self, args: Json) -> list[Fact]:
-        task_id = _str(args.get("taskId"))
+        task_id = as_str(args.get("taskId"))
         known = self._plan.get(f"task:{task_id}")
-        title = _str(args.get("subject")) or (known.title if known else f"Task #{task_id}")
+        title = as_str(args.get("subject")) or (known.title if known else f"Task #{task_id}")
         status = known.status if known else "pending"
         status = _status(args["status"]) if "status" in args else status
-        description = _str(args.get("description")) or (known.description if known else "")
+        description = as_str(args.get("description")) or (known.description if known else "")
         return self._upsert(f"task:{task_id}", title, status, description)
 
     def _upsert(self, key: str, title: str, status: TaskStatus, description: str) -> list[Fact]:
@@ -248,15 +223,15 @@ class ClaudeLineParser:
         return [fact]
 
     def _user(self, obj: Json) -> list[Fact]:
-        blocks = _dicts(_dict(obj.get("message")).get("content"))
+        blocks = as_dicts(as_dict(obj.get("message")).get("content"))
         results = [b for b in blocks if b.get("type") == "tool_result"]
         facts: list[Fact] = []
         for block in results:
-            facts += self._tool_result(block, _dict(obj.get("tool_use_result")))
+            facts += self._tool_result(block, as_dict(obj.get("tool_use_result")))
         return facts or [Ignored("claude.user.tool_result" if results else "claude.user.prompt")]
 
     def _tool_result(self, block: Json, extra: Json) -> list[Fact]:
-        use_id, failed = _str(block.get("tool_use_id")), block.get("is_error") is True
+        use_id, failed = as_str(block.get("tool_use_id")), block.get("is_error") is True
         text = _content_text(block.get("content"))
         if use_id in self._agents and use_id not in self._finished:
             if self._agents[use_id] and not failed:  # only says the background agent launched
@@ -266,28 +241,28 @@ class ClaudeLineParser:
         if use_id in self._creates:
             subject, description = self._creates.pop(use_id)
             found = re.search(r"Task #(\w+) created", text)
-            task_id = found.group(1) if found else _str(_dict(extra.get("task")).get("id"))
+            task_id = found.group(1) if found else as_str(as_dict(extra.get("task")).get("id"))
             if task_id and not failed:
                 return self._upsert(f"task:{task_id}", subject or text, "pending", description)
         if failed:
-            return [Log("warn", f"{self._tools.get(use_id, 'tool')} failed: {_clip(text, 300)}")]
+            return [Log("warn", f"{self._tools.get(use_id, 'tool')} failed: {clip(text, 300)}")]
         return []
 
     def _system(self, obj: Json) -> list[Fact]:
-        subtype = _str(obj.get("subtype"))
+        subtype = as_str(obj.get("subtype"))
         if subtype == "init":
             return self._init(obj)
-        if subtype == "task_started" and _str(obj.get("tool_use_id")) in self._agents:
-            self._bg_tasks[_str(obj.get("task_id"))] = _str(obj.get("tool_use_id"))
+        if subtype == "task_started" and as_str(obj.get("tool_use_id")) in self._agents:
+            self._bg_tasks[as_str(obj.get("task_id"))] = as_str(obj.get("tool_use_id"))
         if subtype in ("task_started", "task_progress"):
-            return [Log("debug", f"{subtype}: {_str(obj.get('description'))}")]
+            return [Log("debug", f"{subtype}: {as_str(obj.get('description'))}")]
         if subtype == "task_updated":
             return [Ignored("claude.system.task_updated")]  # task_notification repeats it
         if subtype == "task_notification":
             return self._task_notification(obj)
         if subtype == "hook_response":
             ok = obj.get("exit_code") in (0, None) and obj.get("outcome") in ("success", None)
-            name, outcome = _str(obj.get("hook_name")), _str(obj.get("outcome"))
+            name, outcome = as_str(obj.get("hook_name")), as_str(obj.get("outcome"))
             return [Log("debug" if ok else "warn", f"hook {name}: {outcome}")]
         if subtype == "compact_boundary":
             return [Log("info", "context compacted")]
@@ -296,26 +271,26 @@ class ClaudeLineParser:
         return [Ignored("claude.system.unknown_subtype")]
 
     def _init(self, obj: Json) -> list[Fact]:
-        session = _str(obj.get("session_id"))
-        self._model = _str(obj.get("model")) or self._model
+        session = as_str(obj.get("session_id"))
+        self._model = as_str(obj.get("model")) or self._model
         if session and session == self._session:
             return [Ignored("claude.system.init_repeat")]  # newer CLIs re-send it every turn
         self._session = session
-        version = _str(obj.get("claude_code_version")) or "?"
-        where = _str(obj.get("cwd"))
+        version = as_str(obj.get("claude_code_version")) or "?"
+        where = as_str(obj.get("cwd"))
         return [Log("info", f"claude {version} session {session} model {self._model} in {where}")]
 
     def _task_notification(self, obj: Json) -> list[Fact]:
-        task_id, status = _str(obj.get("task_id")), _str(obj.get("status"))
-        summary = _str(obj.get("summary"))
-        agent_id = _str(obj.get("tool_use_id")) or self._bg_tasks.get(task_id, "")
+        task_id, status = as_str(obj.get("task_id")), as_str(obj.get("status"))
+        summary = as_str(obj.get("summary"))
+        agent_id = as_str(obj.get("tool_use_id")) or self._bg_tasks.get(task_id, "")
         if agent_id in self._agents and agent_id not in self._finished:
             self._finished.add(agent_id)
             return [AgentFinished(agent_id, status != "completed", summary)]
-        return [Log("info", f"background task {task_id} {status}: {_clip(summary, 300)}")]
+        return [Log("info", f"background task {task_id} {status}: {clip(summary, 300)}")]
 
     def _rate_limit_event(self, info: Json) -> list[Fact]:
-        status, kind = _str(info.get("status")), _str(info.get("rateLimitType")) or "rate"
+        status, kind = as_str(info.get("status")), as_str(info.get("rateLimitType")) or "rate"
         # Some emitters give no status, only counters; a counter at zero is a rejection.
         exhausted = any(k.endswith("_remaining") and v == 0 for k, v in info.items())
         if status == "rejected" or (not status and exhausted):
@@ -332,11 +307,11 @@ class ClaudeLineParser:
         return [RateLimited(message, resets_at)]
 
     def _result(self, obj: Json) -> list[Fact]:
-        subtype = _str(obj.get("subtype"))
+        subtype = as_str(obj.get("subtype"))
         flag = obj.get("is_error")
         is_error = flag if isinstance(flag, bool) else subtype != "success"
         errors = obj.get("errors")
-        text = _str(obj.get("result")) or (
+        text = as_str(obj.get("result")) or (
             "; ".join(map(_str, errors)) if isinstance(errors, list) else ""
         )
         facts = self._result_usage(obj)
@@ -352,16 +327,16 @@ class ClaudeLineParser:
     def _result_usage(self, obj: Json) -> list[Fact]:
         """`modelUsage` counts every model (sub-agents included) since the process started,
         so each result contributes what grew since the previous one."""
-        per_model = {m: u for m, u in _dict(obj.get("modelUsage")).items() if isinstance(u, dict)}
+        per_model = {m: u for m, u in as_dict(obj.get("modelUsage")).items() if isinstance(u, dict)}
         if not per_model or not all("costUSD" in u for u in per_model.values()):
-            usage, cost = _dict(obj.get("usage")), obj.get("total_cost_usd")
+            usage, cost = as_dict(obj.get("usage")), obj.get("total_cost_usd")
             cost_usd = float(cost) if isinstance(cost, int | float) else None
             return [Usage(*_tokens(usage), cost_usd=cost_usd, model=self._model)]
         facts: list[Fact] = []
         for model, u in sorted(per_model.items()):
             now: Totals = (
-                _int(u.get("inputTokens")), _int(u.get("outputTokens")),
-                _int(u.get("cacheReadInputTokens")), _int(u.get("cacheCreationInputTokens")),
+                as_int(u.get("inputTokens")), as_int(u.get("outputTokens")),
+                as_int(u.get("cacheReadInputTokens")), as_int(u.get("cacheCreationInputTokens")),
                 float(u["costUSD"]) if isinstance(u["costUSD"], int | float) else 0.0,
             )  # fmt: skip
             before = self._seen.get((self._session, model), (0, 0, 0, 0, 0.0))
@@ -376,124 +351,31 @@ class ClaudeLineParser:
         return facts
 
 
-def _parse_reset(text: str, now: float) -> float | None:
-    """Epoch seconds of the reset a limit message names, or None."""
-    if m := _EPOCH.search(text):
-        stamp = int(m.group(1) or m.group(2))
-        return stamp / 1000 if stamp > 10**12 else float(stamp)
-    if m := _ISO.search(text):
-        return _iso(m.group(0))
-    if m := _RETRY_AFTER.search(text):
-        return now + int(m.group(1))
-    if m := _DURATION.search(text):
-        scale = {"h": 3600, "m": 60, "s": 1}
-        return now + sum(int(n) * scale[u.lower()] for n, u in _UNIT.findall(m.group(1)))
-    if m := _CLOCK.search(text):
-        return _clock_reset(m, now)
-    return None
-
-
-def _clock_reset(m: re.Match[str], now: float) -> float | None:
-    # int(..., 10): "08" and "09" are hours, not octal mistakes.
-    hour, minute = int(m["h"], 10), int(m["m"] or "0", 10)
-    if m["ap"]:
-        if not 1 <= hour <= 12:
-            return None
-        hour = hour % 12 + (12 if m["ap"][0].lower() == "p" else 0)
-    if hour > 23 or minute > 59:
-        return None
-    zone = _zone(m["tz"])
-    local = datetime.fromtimestamp(now, zone) if zone else datetime.fromtimestamp(now).astimezone()
-    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if m["mon"] and m["mon"].lower() in _MONTHS:
-        try:
-            at = at.replace(month=_MONTHS.index(m["mon"].lower()) + 1, day=int(m["day"], 10))
-        except ValueError:
-            return None
-        if at < local - timedelta(days=180):  # "resets Jan 2" seen in late December
-            at = at.replace(year=at.year + 1)
-    elif at <= local:
-        at += timedelta(days=1)
-    return at.timestamp()
-
-
-def _zone(name: str | None) -> tzinfo | None:
-    if not name:
-        return None  # the CLI prints the user's local time
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC if name.strip().upper() in ("UTC", "GMT") else None
-
-
-def _iso(value: str) -> float | None:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
-def _event_reset(info: Json, now: float) -> float | None:
-    resets = info.get("resetsAt")
-    if isinstance(resets, int | float) and not isinstance(resets, bool):
-        return resets / 1000 if resets > 10**12 else float(resets)
-    for key, value in sorted(info.items()):
-        if key.endswith("reset") and isinstance(value, str) and (at := _iso(value)) is not None:
-            return at
-    delay = info.get("retry_after_ms")
-    if isinstance(delay, int | float):
-        return now + float(delay) / 1000
-    return None
-
-
 def _target(name: str, args: Json) -> str:
     if name == "TodoWrite":
-        return f"{len(_dicts(args.get('todos')))} items"
+        return f"{len(as_dicts(args.get('todos')))} items"
     if name == "TaskUpdate":
-        return f"#{_str(args.get('taskId'))} {_str(args.get('status'))}".strip()
-    values = [_str(args.get(k)) for k in _TARGET_KEYS]
+        return f"#{as_str(args.get('taskId'))} {as_str(args.get('status'))}".strip()
+    values = [as_str(args.get(k)) for k in _TARGET_KEYS]
     values += [v for v in args.values() if isinstance(v, str)]
-    first = next((v for v in values if v.strip()), "")
-    return _clip(first.strip().splitlines()[0], 120) if first else ""
+    return first_line(next((v for v in values if v.strip()), ""), 120)
 
 
 def _tokens(usage: Json) -> tuple[int, int, int, int]:
     return (
-        _int(usage.get("input_tokens")),
-        _int(usage.get("output_tokens")),
-        _int(usage.get("cache_read_input_tokens")),
-        _int(usage.get("cache_creation_input_tokens")),
+        as_int(usage.get("input_tokens")),
+        as_int(usage.get("output_tokens")),
+        as_int(usage.get("cache_read_input_tokens")),
+        as_int(usage.get("cache_creation_input_tokens")),
     )
 
 
 def _content_text(content: object) -> str:
     if isinstance(content, str):
         return content
-    return "\n".join(_str(b.get("text")) for b in _dicts(content) if b.get("type") == "text")
+    return "\n".join(as_str(b.get("text")) for b in as_dicts(content) if b.get("type") == "text")
 
 
 def _status(value: object) -> TaskStatus:
-    return _STATUS.get(_str(value), "pending")
+    return _STATUS.get(as_str(value), "pending")
 
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _dict(value: object) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: object) -> list[Json]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _str(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0

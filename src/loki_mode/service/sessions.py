@@ -82,6 +82,8 @@ class SessionService:
             "dryRun": request.options.dry_run,
             "verbose": request.options.verbose,
             "timeout": request.options.timeout,
+            "maxIterations": request.options.max_iterations,
+            "completionPromise": request.options.completion_promise,
         }
 
         def create(tx: StoreTx) -> None:

@@ -130,6 +130,12 @@ class SqliteTx:
         ).fetchone()
         return row[0] if row else None
 
+    def task_status(self, session_id: str, key: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT status FROM tasks WHERE session_id = ? AND key = ?", (session_id, key)
+        ).fetchone()
+        return row[0] if row else None
+
     def upsert_task(self, session_id: str, key: str, **fields: Any) -> TaskChange:
         unknown = set(fields) - TASK_FIELDS
         if unknown:
