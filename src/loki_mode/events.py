@@ -65,13 +65,14 @@ class EventFilter:
         """Build a filter from the query parameters, rejecting what no event could match."""
         names: set[str] = set()
         prefixes: list[str] = []
+        everything = False
         for raw in (types or "").split(","):
             name = raw.strip()
             if not name:
                 continue
             if name == "*":
-                return cls._with(session_id, set(), [], min_level)
-            if name.endswith(":*"):
+                everything = True  # still check the other entries: `*,bogus` is as wrong as `bogus`
+            elif name.endswith(":*"):
                 prefix = name[:-1]
                 if not any(t.startswith(prefix) for t in EVENT_TYPES):
                     raise ValidationProblem(f"Unknown event type prefix: {name}", parameter="types")
@@ -82,6 +83,8 @@ class EventFilter:
                 raise ValidationProblem(
                     f"Unknown event type: {name}", parameter="types", allowed=list(EVENT_TYPES)
                 )
+        if everything:
+            return cls._with(session_id, set(), [], min_level)
         return cls._with(session_id, names, prefixes, min_level)
 
     @classmethod

@@ -67,7 +67,7 @@ async def serve(settings: Settings, on_ready: Callable[[], None] | None = None) 
         if runtime.shutting_down is not None:
             runtime.shutting_down.set()
         runtime.bus.close_all()
-        server.stop()
+        server.stop()  # type: ignore[no-untyped-call]
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown)

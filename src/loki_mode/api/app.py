@@ -10,7 +10,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from loki_mode.api.metrics import Metrics, MetricsMiddleware
+from loki_mode.api.metrics import routes as metrics_routes
 from loki_mode.api.responses import JSON, error_body, problem
 from loki_mode.api.routes import auth, dashboard, docs, events, health, sessions, tasks
 from loki_mode.api.security import SecurityMiddleware
@@ -35,6 +38,18 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         message = f"No route for {request.method} {request.url.path}"
     elif exc.status_code == 405:
         message = f"Method {request.method} not allowed on {request.url.path}"
+        # Starlette's Allow names only the first matching route's methods; a path served
+        # by several routes (GET and POST /api/sessions) must list them all.
+        methods = {
+            m
+            for r in request.app.routes
+            if isinstance(r, Route) and r.methods and r.path_regex.match(request.scope["path"])
+            for m in r.methods
+        }
+        if methods:
+            return JSON(
+                error_body(code, message), 405, headers={"Allow": ", ".join(sorted(methods))}
+            )
     return JSON(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
@@ -67,6 +82,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             *events.routes,
             *docs.routes,
             *auth.routes,
+            *metrics_routes,
             *dashboard.routes,
         ],
         exception_handlers={
@@ -79,5 +95,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     )
     app.state.runtime = rt
     app.state.settings = settings
+    app.state.metrics = metrics = Metrics()
     app.add_middleware(SecurityMiddleware, settings=settings)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

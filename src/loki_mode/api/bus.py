@@ -39,8 +39,10 @@ class Subscriber:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, chunk: Chunk | bytes, count: int) -> None:
+        # One batch bigger than the bound does not make a reader slow: only a queue
+        # that was not drained before more arrived counts against it.
         self.queued += count
-        if self.queued > self.limit:
+        if self.queued > self.limit and self.queued > count:
             self.chunks.clear()
             self.queued = 0
             if self.live:

@@ -69,7 +69,7 @@ class SecurityMiddleware:
             return
         headers: dict[bytes, bytes] = dict(scope["headers"])
         client = scope.get("client")
-        loopback = bool(client) and is_loopback_address(client[0])
+        loopback = client is not None and is_loopback_address(client[0])
         path: str = scope["path"]
         method: str = scope["method"]
         token_ok = self._token_ok(headers)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -48,7 +50,7 @@ class EventStream:
                     "more_body": True,
                 }
             )
-            tasks = [
+            tasks: list[asyncio.Future[Any]] = [
                 asyncio.ensure_future(self._pump(sub, send)),
                 asyncio.ensure_future(_disconnected(receive)),
             ]
@@ -99,14 +101,16 @@ class EventStream:
             if data:
                 await write(data)
 
-    async def _catch_up(self, sub: Subscriber, cursor: int, write: object) -> int:
+    async def _catch_up(
+        self, sub: Subscriber, cursor: int, write: Callable[[bytes], Awaitable[None]]
+    ) -> int:
         store = self.runtime.store
         while True:
             sub.dropped = False
             while True:
                 page = await store.events_after(cursor, self.filter, PAGE)
                 if page:
-                    await write(b"".join(sse.frame(e.seq, e.type, e.payload) for e in page))  # type: ignore[operator]
+                    await write(b"".join(sse.frame(e.seq, e.type, e.payload) for e in page))
                     cursor = page[-1].seq
                 if len(page) < PAGE:
                     break

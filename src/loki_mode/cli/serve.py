@@ -52,7 +52,7 @@ def serve(
         overrides["auth"] = False
     if no_cors:
         overrides["cors"] = False
-    settings = from_env(**overrides)
+    settings = from_env(None, **overrides)
     if cors_origin:
         settings = settings.with_changes(cors_origins=(*settings.cors_origins, *cors_origin))
     try:

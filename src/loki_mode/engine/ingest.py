@@ -187,7 +187,9 @@ class FactSink:
         def write(tx: StoreTx) -> None:
             tx.upsert_agent(sid, agent_id, status=status)
             tx.append(
-                NewEvent(f"agent:{status}", sid, {"agentId": agent_id, "result": fact.result[:2000]})
+                NewEvent(
+                    f"agent:{status}", sid, {"agentId": agent_id, "result": fact.result[:2000]}
+                )
             )
 
         self._write(write)

@@ -42,7 +42,7 @@ async def spawn(
 
 def started_at(pid: int) -> float | None:
     try:
-        return psutil.Process(pid).create_time()
+        return float(psutil.Process(pid).create_time())
     except psutil.Error:
         return None
 

@@ -83,7 +83,9 @@ class Runner:
         self.timeout: int | None = options.get("timeout")
         self.max_iterations: int = options.get("maxIterations") or settings.max_iterations
         self.promise: str | None = (
-            None if settings.perpetual else options.get("completionPromise") or settings.completion_promise
+            None
+            if settings.perpetual
+            else options.get("completionPromise") or settings.completion_promise
         )
         self.iteration: int = info["iteration"]
         self.phase: str | None = info["current_phase"]
@@ -127,7 +129,9 @@ class Runner:
                 await self._dry_run()
             deadline = None if self.timeout is None else _started_epoch(self.info) + self.timeout
             try:
-                async with asyncio.timeout_at(None if deadline is None else _loop_time_at(deadline)):
+                async with asyncio.timeout_at(
+                    None if deadline is None else _loop_time_at(deadline)
+                ):
                     await self._loop()
             except TimeoutError:
                 raise Finished("failed", "timeout") from None

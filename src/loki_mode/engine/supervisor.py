@@ -127,7 +127,9 @@ class Engine:
                 for e in task_events(session_id, change):
                     tx.append(e)
             for agent in tx.finish_active_agents(session_id, "failed"):
-                tx.append(NewEvent("agent:failed", session_id, {"agentId": agent, "reason": reason}))
+                tx.append(
+                    NewEvent("agent:failed", session_id, {"agentId": agent, "reason": reason})
+                )
 
         await self.store.transact(write)
 

@@ -7,6 +7,7 @@ returns an empty value of the asked-for type instead of raising.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 Json = dict[str, Any]
@@ -56,3 +57,12 @@ def first_line(text: str, limit: int) -> str:
 def one_line(text: str, limit: int) -> str:
     """`text` with every run of whitespace made one space, clipped."""
     return clip(" ".join(text.split()), limit)
+
+
+def tool_target(args: Json, keys: Sequence[str], limit: int = 120) -> str:
+    """What a tool call acts on: the first non-blank argument named in `keys` (a list is
+    joined with commas), else the first non-blank string argument; its first line, clipped."""
+    named = (args.get(key) for key in keys)
+    values = [", ".join(map(str, v)) if isinstance(v, list) else as_str(v) for v in named]
+    values += [v for v in args.values() if isinstance(v, str)]
+    return first_line(next((v for v in values if v.strip()), ""), limit)

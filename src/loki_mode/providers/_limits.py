@@ -115,16 +115,17 @@ def iso_time(value: str) -> float | None:
 
 def _record_reset(record: Mapping[str, object], now: float) -> float | None:
     for key in _AT_KEYS:
-        if (value := _number(record.get(key))) is not None and value > 0:
-            return epoch(value)
+        if (stamp := _number(record.get(key))) is not None and stamp > 0:
+            return epoch(stamp)
     for key, value in sorted(record.items()):  # e.g. requests_reset / tokens_reset
-        if "reset" in key.lower() and isinstance(value, str) and (at := iso_time(value)) is not None:
+        at = iso_time(value) if "reset" in key.lower() and isinstance(value, str) else None
+        if at is not None:
             return at
     for key in _IN_KEYS:
-        if (value := _number(record.get(key))) is not None:
-            return now + value
-    if (value := _number(record.get("retry_after_ms"))) is not None:
-        return now + value / 1000
+        if (seconds := _number(record.get(key))) is not None:
+            return now + seconds
+    if (millis := _number(record.get("retry_after_ms"))) is not None:
+        return now + millis / 1000
     return None
 
 

@@ -68,7 +68,13 @@ class TaskUpsert:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token usage and cost of a finished turn; `cost_usd` is None when the CLI reports none."""
+    """Token usage and cost of a finished turn; `cost_usd` is None when the CLI reports none.
+
+    The four counts never overlap: `input_tokens` EXCLUDES cached prompt tokens, which are
+    in `cache_read_tokens` (and tokens written to the cache in `cache_creation_tokens`).
+    Claude reports them apart already; Codex and Gemini count cached tokens inside their
+    input total, so their adapters subtract them. The prompt is input + both cache counts.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -140,6 +146,9 @@ class Provider(Protocol):
     name: str
     default_executable: str  # looked up on PATH for availability
     env_var: str  # e.g. LOKI_CLAUDE_CMD
+    # Exit codes by which the CLI says "do not retry" (bad credentials, input or config),
+    # whatever its output said; other failing exits are judged by the parsed Outcome.
+    fatal_exit_codes: frozenset[int]
 
     def build_argv(self, prompt: str, spec: CommandSpec, cwd: str) -> list[str]: ...
 

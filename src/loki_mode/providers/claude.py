@@ -14,7 +14,16 @@ import re
 import time
 from collections.abc import Callable
 
-from loki_mode.providers._json import Json, as_dict, as_dicts, as_int, as_str, clip, decode, first_line
+from loki_mode.providers._json import (
+    Json,
+    as_dict,
+    as_dicts,
+    as_int,
+    as_str,
+    clip,
+    decode,
+    tool_target,
+)
 from loki_mode.providers._limits import FATAL_WORDS, LIMIT_WORDS, reset_time, wording
 from loki_mode.providers.base import (
     AgentFinished,
@@ -35,13 +44,9 @@ from loki_mode.types import LogLevel, TaskStatus
 Totals = tuple[int, int, int, int, float]  # input, output, cache read, cache creation, cost
 
 _STATUS: dict[str, TaskStatus] = {
-    "pending": "pending",
-    "in_progress": "running",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "skipped",
-    "deleted": "skipped",
-}
+    "pending": "pending", "in_progress": "running", "completed": "completed",
+    "failed": "failed", "cancelled": "skipped", "deleted": "skipped",
+}  # fmt: skip
 _AGENT_TOOLS = frozenset({"Task", "Agent"})
 # Parameter names that say what a tool acts on, most telling first.
 _TARGET_KEYS = (
@@ -61,6 +66,8 @@ class ClaudeProvider:
     name = "claude"
     default_executable = "claude"
     env_var = "LOKI_CLAUDE_CMD"
+    # No exit code of print mode means "do not retry"; the output tells failures apart.
+    fatal_exit_codes: frozenset[int] = frozenset()
 
     def build_argv(self, prompt: str, spec: CommandSpec, cwd: str) -> list[str]:
         # The CLI works in its process cwd, which the engine sets; no flag names it.
@@ -113,11 +120,8 @@ class ClaudeLineParser:
     def _classify(self, line: str) -> list[Fact]:
         if not line.strip():
             return [Ignored("claude.blank")]
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            obj = None
-        if not isinstance(obj, dict):
+        obj = decode(line)
+        if obj is None:
             return self._plain(line)
         match obj.get("type"):
             case "assistant":
@@ -294,14 +298,13 @@ class ClaudeLineParser:
         # Some emitters give no status, only counters; a counter at zero is a rejection.
         exhausted = any(k.endswith("_remaining") and v == 0 for k, v in info.items())
         if status == "rejected" or (not status and exhausted):
-            return self._limited(f"{kind} limit reached", _event_reset(info, self._clock()))
+            return self._limited(f"{kind} limit reached", info)
         level: LogLevel = "warn" if status == "allowed_warning" else "debug"
         used = f" ({info['utilization']} used)" if "utilization" in info else ""
         return [Log(level, f"{kind} limit: {status}{used}")]
 
-    def _limited(self, message: str, resets_at: float | None = None) -> list[Fact]:
-        if resets_at is None:
-            resets_at = _parse_reset(message, self._clock())
+    def _limited(self, message: str, info: Json | None = None) -> list[Fact]:
+        resets_at = reset_time(message, self._clock(), *([info] if info else []))
         # A message naming no time keeps the reset time an earlier line of this run named.
         resets_at = self._reset_at = resets_at if resets_at is not None else self._reset_at
         return [RateLimited(message, resets_at)]
@@ -312,7 +315,7 @@ class ClaudeLineParser:
         is_error = flag if isinstance(flag, bool) else subtype != "success"
         errors = obj.get("errors")
         text = as_str(obj.get("result")) or (
-            "; ".join(map(_str, errors)) if isinstance(errors, list) else ""
+            "; ".join(map(as_str, errors)) if isinstance(errors, list) else ""
         )
         facts = self._result_usage(obj)
         self._unbilled.clear()
@@ -356,9 +359,7 @@ def _target(name: str, args: Json) -> str:
         return f"{len(as_dicts(args.get('todos')))} items"
     if name == "TaskUpdate":
         return f"#{as_str(args.get('taskId'))} {as_str(args.get('status'))}".strip()
-    values = [as_str(args.get(k)) for k in _TARGET_KEYS]
-    values += [v for v in args.values() if isinstance(v, str)]
-    return first_line(next((v for v in values if v.strip()), ""), 120)
+    return tool_target(args, _TARGET_KEYS)
 
 
 def _tokens(usage: Json) -> tuple[int, int, int, int]:
@@ -378,4 +379,3 @@ def _content_text(content: object) -> str:
 
 def _status(value: object) -> TaskStatus:
     return _STATUS.get(as_str(value), "pending")
-

@@ -179,7 +179,7 @@ class SessionService:
             raise ValidationProblem("input must not be empty", field="input")
         if len(request.input.encode()) > MAX_INPUT_BYTES:
             raise PayloadTooLarge("input exceeds 1 MiB", field="input")
-        payload = {"input": request.input, "context": request.context}
+        payload: dict[str, object] = {"input": request.input, "context": request.context}
         return await self._control(
             session_id,
             "input",

@@ -121,6 +121,9 @@ class Store(Protocol):
 
     async def session_counts(self) -> dict[str, int]: ...
 
+    async def provider_totals(self) -> list[dict[str, Any]]:
+        """Per provider: sessions, iterations, inputTokens, outputTokens, costUsd."""
+
     async def get_task(self, session_id: str, task_id: str) -> Task | None: ...
 
     async def list_tasks(

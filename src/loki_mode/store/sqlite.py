@@ -235,10 +235,13 @@ class SQLiteStore:
                     conn.execute("RELEASE w")
                     tx.next_seq = mark_seq
                     del tx.appended[mark_len:]
-                    error: BaseException = (
-                        StoreError(str(exc)) if isinstance(exc, sqlite3.Error) else exc
+                    outcomes.append(
+                        (
+                            future,
+                            None,
+                            StoreError(str(exc)) if isinstance(exc, sqlite3.Error) else exc,
+                        )
                     )
-                    outcomes.append((future, None, error))
                 else:
                     conn.execute("RELEASE w")
                     outcomes.append((future, result, None))
@@ -323,7 +326,15 @@ class SQLiteStore:
         return [_session(r) for r in rows]
 
     async def session_counts(self) -> dict[str, int]:
-        return dict(self._rows("SELECT status, COUNT(*) FROM sessions GROUP BY status"))  # type: ignore[arg-type]
+        return dict(self._rows("SELECT status, COUNT(*) FROM sessions GROUP BY status"))
+
+    async def provider_totals(self) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT provider, COUNT(*), SUM(iteration), SUM(input_tokens), SUM(output_tokens),"
+            " SUM(cost_usd) FROM sessions GROUP BY provider"
+        )
+        keys = ("provider", "sessions", "iterations", "inputTokens", "outputTokens", "costUsd")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     async def get_task(self, session_id: str, task_id: str) -> Task | None:
         rows = self._rows(
@@ -355,7 +366,7 @@ class SQLiteStore:
         rows = self._rows(
             "SELECT status, n FROM task_counts WHERE session_id = ? AND n > 0", (session_id or "*",)
         )
-        return dict(rows)  # type: ignore[arg-type]
+        return dict(rows)
 
     async def tasks_with_status(self, statuses: Sequence[str], limit: int) -> list[Task]:
         marks = ",".join("?" * len(statuses))
@@ -386,7 +397,7 @@ class SQLiteStore:
                 "SELECT status, COUNT(*) FROM agents WHERE session_id = ? GROUP BY status",
                 (session_id,),
             )
-        return dict(rows)  # type: ignore[arg-type]
+        return dict(rows)
 
     async def events_after(self, seq: int, flt: EventFilter, limit: int) -> list[StoredEvent]:
         where, params = _event_where(flt)
@@ -407,7 +418,7 @@ class SQLiteStore:
         return [StoredEvent(*r) for r in reversed(rows)]
 
     async def event_counts(self) -> dict[str, int]:
-        return dict(self._rows("SELECT type, n FROM event_counts WHERE n > 0"))  # type: ignore[arg-type]
+        return dict(self._rows("SELECT type, n FROM event_counts WHERE n > 0"))
 
     async def last_seq(self) -> int:
         return int(self._rows("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])

@@ -32,7 +32,11 @@ async def sign_in(request: Request) -> Response:
         raise Unauthorized("Invalid API token")
     response = Response(status_code=204)
     response.set_cookie(
-        TOKEN_COOKIE, expected, httponly=True, samesite="strict", path="/",
+        TOKEN_COOKIE,
+        expected,
+        httponly=True,
+        samesite="strict",
+        path="/",
         secure=request.url.scheme == "https",
     )
     return response
