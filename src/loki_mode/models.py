@@ -84,7 +84,7 @@ class StartOptions(Base, kw_only=True):
 
 class StartSessionRequest(Base, kw_only=True):
     prd_path: NonEmpty | None = None
-    provider: ProviderName = "claude"
+    provider: ProviderName | None = None  # the server's default (LOKI_PROVIDER, else claude)
     options: StartOptions = field(default_factory=StartOptions)
     project_dir: NonEmpty | None = None
 

@@ -56,6 +56,7 @@ class Settings:
     auth: bool = True
     cors: bool = True
     cors_origins: tuple[str, ...] = ()
+    default_provider: str = "claude"
     allowed_roots: tuple[Path, ...] = ()  # extra folders sessions may run in (projectDir)
     keepalive_interval: float = 15.0
     heartbeat_interval: float = 10.0
@@ -127,6 +128,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         input_timeout=_float(env, "LOKI_INPUT_TIMEOUT", 3600.0),
         recovery=recovery,  # type: ignore[arg-type]
     )
+    default_provider = env.get("LOKI_PROVIDER") or "claude"
+    if default_provider not in PROVIDERS:
+        raise ConfigError(f"LOKI_PROVIDER must be one of {', '.join(PROVIDERS)}, got {default_provider!r}")
     retention = env.get("LOKI_EVENT_RETENTION")
     roots = tuple(
         Path(p).resolve() for p in env.get("LOKI_ALLOWED_ROOTS", "").split(os.pathsep) if p
@@ -138,6 +142,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         "token": env.get("LOKI_API_TOKEN") or None,
         "cors_origins": tuple(o for o in env.get("LOKI_CORS_ORIGINS", "").split(",") if o),
         "allowed_roots": roots,
+        "default_provider": default_provider,
         "keepalive_interval": _float(env, "LOKI_SSE_KEEPALIVE", 15.0),
         "heartbeat_interval": _float(env, "LOKI_HEARTBEAT_INTERVAL", 10.0),
         "subscriber_buffer": _int(env, "LOKI_SSE_BUFFER", 10_000),

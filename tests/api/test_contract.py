@@ -5,32 +5,24 @@ Generated requests hit a real `loki serve` whose providers are the fake CLIs (on
 iteration per session, so real starts finish quickly); dry runs need no provider.
 Only the SSE stream is left out of generation (it never ends); tests/api/test_events.py
 covers it.
+
+Schemathesis's own engine runs (the one behind `schemathesis run`): the examples,
+coverage, fuzzing and stateful phases, positive and negative data, all checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
-from schemathesis.specs.openapi.schemas import OpenApiSchema
+from schemathesis.engine import Status, events
 
 from tests.conftest import LiveServer, fake_env
 
 pytestmark = pytest.mark.e2e
-
-load_all_checks()
-ALL_CHECKS = CHECKS.get_all()
-SETTINGS = settings(
-    max_examples=12,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
 
 
 @pytest.fixture(scope="module")
@@ -45,38 +37,88 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def api_schema(live: LiveServer) -> OpenApiSchema:
-    config = schemathesis.Config.from_dict(
+def _config(live: LiveServer) -> schemathesis.Config:
+    return schemathesis.Config.from_dict(
         {
             "base-url": live.url,
+            "seed": 20260101,
+            "workers": 1,
             "request-timeout": 10,
-            "checks": {
-                # `prdPath` and `projectDir` must name things that exist on the server; no
-                # schema can say which, so a well-formed start may be refused with 422.
-            },
+            "generation": {"max-examples": 15, "database": "none"},
+            "phases": {"stateful": {"max-steps": 8}},
+            "checks": {"enabled": True},
         }
     )
-    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.yaml", config=config)
-    return schema.exclude(path="/api/events")
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+def _failures(stream: Any) -> tuple[list[str], list[str], set[str]]:
+    """Every failed check, every error and every operation tested, from the engine's events."""
+    failures: list[str] = []
+    errors: list[str] = []
+    tested: set[str] = set()
+    for event in stream:
+        if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+            recorder = event.recorder
+            for case_id, checks in recorder.checks.items():
+                case = recorder.cases[case_id].value
+                tested.add(case.operation.label)
+                for check in checks:
+                    if check.status == Status.FAILURE and check.failure_info is not None:
+                        response = recorder.interactions.get(case_id)
+                        status = response.response.status_code if response and response.response else "?"
+                        failures.append(
+                            f"{check.name}: {case.operation.label} -> {status}\n"
+                            f"{check.failure_info.failure}\n{check.failure_info.code_sample}"
+                        )
+        elif isinstance(event, events.NonFatalError):
+            errors.append(f"{event.label}: {event.info.format()}")
+        elif isinstance(event, events.FatalError):
+            errors.append(f"fatal: {event.exception!r}")
+        elif isinstance(event, events.EngineFinished):
+            failures.extend(str(f) for f in event.failures)
+    return failures, errors, tested
 
 
-@schema.parametrize()
-@SETTINGS
-def test_every_operation_conforms(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=ALL_CHECKS)
+def _point_at_real_files(schema: Any, live: LiveServer) -> None:
+    """Well-formed starts name a PRD and a project that exist.
+
+    `prdPath` and `projectDir` must name a file and a folder on the server; no schema can
+    say which, so a positive case keeps its shape but gets real ones (a negative case is
+    left alone). Everything else the generator chose is sent as generated.
+    """
+    prds = ("PRD.md", "docs/SPEC.md", str(live.project / "PRD.md"))
+    (live.project / "docs" / "SPEC.md").write_text("# Spec\n")
+
+    @schema.hook
+    def map_case(context: Any, case: schemathesis.Case) -> schemathesis.Case:
+        body = case.body
+        if (
+            case.operation.label == "POST /api/sessions"
+            and case.meta is not None
+            and case.meta.generation.mode.is_positive
+            and isinstance(body, dict)
+        ):
+            if isinstance(body.get("prdPath"), str):
+                body["prdPath"] = prds[len(body["prdPath"]) % len(prds)]
+            if isinstance(body.get("projectDir"), str):
+                body["projectDir"] = str(live.project)
+        return case
 
 
-def test_stateful_sequences_conform(api_schema: OpenApiSchema) -> None:
-    machine = api_schema.as_state_machine()
-    machine.run(settings=settings(SETTINGS, max_examples=10, stateful_step_count=6))
+def test_served_contract_holds_under_every_check(live: LiveServer) -> None:
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.yaml", config=_config(live))
+    schema = schema.exclude(path="/api/events")
+    _point_at_real_files(schema, live)
+    failures, errors, tested = _failures(schemathesis.engine.from_schema(schema).execute())
+    assert not errors, "\n\n".join(errors)
+    assert not failures, "\n\n".join(dict.fromkeys(failures))
+    documented = {op.ok().label for op in schema.get_all_operations()}
+    assert tested == documented, documented - tested
 
 
-def test_all_checks_are_enabled() -> None:
-    names = {check.__name__ for check in ALL_CHECKS}
+def test_every_builtin_check_is_known() -> None:
+    load_all_checks()
+    names = {check.__name__ for check in CHECKS.get_all()}
     assert {
         "not_a_server_error",
         "status_code_conformance",
@@ -87,8 +129,6 @@ def test_all_checks_are_enabled() -> None:
         "positive_data_acceptance",
         "use_after_free",
         "ensure_resource_availability",
+        "unsupported_method",
+        "allow_header_conformance",
     } <= names
-
-
-def test_no_hypothesis_files_left(live: LiveServer) -> None:
-    assert not (Path.cwd() / ".hypothesis" / "examples").exists() or True

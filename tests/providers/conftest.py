@@ -104,4 +104,3 @@ def ignores_term(pid: int) -> bool:
 def alive(pid: int) -> bool:
     """Running or sleeping; a zombie (exited, not yet reaped) or a gone process is not."""
     return proc_status(pid).get("State", "Z")[:1] not in ("Z", "X")
-

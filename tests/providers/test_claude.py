@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -34,18 +33,21 @@ from loki_mode.providers.base import (
     Usage,
 )
 from loki_mode.providers.claude import ClaudeLineParser, ClaudeProvider
+from tests.conftest import wait_for
+from tests.providers.conftest import (
+    alive,
+    captures,
+    fake_env,
+    fixtures_dir,
+    ignores_term,
+    read_lines,
+    running,
+    usage_totals,
+)
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_claude.py"
 FACT_KINDS = get_args(Fact)
 NOW = datetime(2026, 3, 2, 20, 0, tzinfo=UTC).timestamp()
-
-
-def fixtures_dir() -> Path:
-    """The folder holding one sub-folder of real captures per provider."""
-    env = os.environ.get("LOKI_FIXTURES_DIR")
-    return (
-        Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real"
-    )
 
 
 def capture(name: str) -> Path:
@@ -81,15 +83,7 @@ class Run:
 
     @property
     def usage(self) -> tuple[int, int, int, int, float | None]:
-        used = self.of(Usage)
-        costs = [u.cost_usd for u in used if u.cost_usd is not None]
-        return (
-            sum(u.input_tokens for u in used),
-            sum(u.output_tokens for u in used),
-            sum(u.cache_read_tokens for u in used),
-            sum(u.cache_creation_tokens for u in used),
-            sum(costs) if costs else None,
-        )
+        return usage_totals(self.facts)
 
     @property
     def outcomes(self) -> list[tuple[bool, str, bool]]:
@@ -118,7 +112,7 @@ def line(**fields: Any) -> str:
 
 # --- every real capture -------------------------------------------------------------------
 
-CAPTURES = sorted(p for p in (fixtures_dir() / "claude").glob("*") if p.is_file())
+CAPTURES = captures("claude")
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=[p.name for p in CAPTURES])
@@ -515,11 +509,6 @@ def fake_argv(scenario: str, cwd: Path, model: str | None = None) -> list[str]:
     return ClaudeProvider().build_argv(PROMPT, spec, str(cwd))
 
 
-def fake_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_")}
-    return {**env, **extra}
-
-
 def run_fake(
     scenario: str, cwd: Path, model: str | None = None, **env: str
 ) -> tuple[subprocess.CompletedProcess[str], Run]:
@@ -614,14 +603,9 @@ def test_fake_slow_honours_line_delay(tmp_path: Path) -> None:
 
 def test_fake_slow_defaults_to_a_third_of_a_second(tmp_path: Path) -> None:
     start = time.monotonic()
-    with subprocess.Popen(
-        fake_argv("slow", tmp_path), cwd=tmp_path, env=fake_env(), stdout=subprocess.PIPE
-    ) as proc:
-        try:
-            assert proc.stdout is not None and proc.stdout.readline()
-            assert time.monotonic() - start >= 0.3
-        finally:
-            proc.kill()
+    with running(fake_argv("slow", tmp_path), tmp_path, fake_env()) as proc:
+        assert read_lines(proc, 1)
+        assert time.monotonic() - start >= 0.3
 
 
 def test_fake_ask(tmp_path: Path) -> None:
@@ -658,81 +642,29 @@ def test_fake_scenario_list_and_unknown(tmp_path: Path) -> None:
     assert run_fake("nonsense", tmp_path)[0].returncode == 2
 
 
-def _proc_status(pid: int) -> dict[str, str]:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return {}
-    return dict(row.split(":\t", 1) for row in text.splitlines() if ":\t" in row)
-
-
-def _ignores_term(pid: int) -> bool:
-    status = _proc_status(pid)
-    return bool(status) and int(status["SigIgn"], 16) & (1 << (signal.SIGTERM - 1)) != 0
-
-
-def _alive(pid: int) -> bool:
-    return _proc_status(pid).get("State", "Z").strip()[:1] not in ("Z", "X")
-
-
-def _wait_for(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_fake_ignore_term_leaves_a_child_that_ignores_term(tmp_path: Path) -> None:
     child = 0
-    with subprocess.Popen(
-        fake_argv("ignore-term", tmp_path),
-        cwd=tmp_path,
-        env=fake_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    ) as proc:
+    with running(fake_argv("ignore-term", tmp_path), tmp_path, fake_env()) as proc:
         try:
-            assert proc.stdout is not None
-            first = proc.stdout.readline().decode()
+            [first] = read_lines(proc, 1)
             assert isinstance(parse([first]).facts[0], Log)
             child = int((tmp_path / ".fake-child-pids").read_text().split()[0])
-            assert _wait_for(lambda: _ignores_term(child))
+            assert wait_for(lambda: ignores_term(child), timeout=5)
             os.kill(child, signal.SIGTERM)
             proc.send_signal(signal.SIGTERM)
             time.sleep(0.2)
-            assert _alive(child) and proc.poll() is None
+            assert alive(child) and proc.poll() is None
         finally:
-            _kill_group(proc)
-            if child and _alive(child):
+            if child and alive(child):
                 os.kill(child, signal.SIGKILL)
-    assert _wait_for(lambda: not _alive(child))
+    assert wait_for(lambda: not alive(child), timeout=5)
 
 
 def test_fake_hang_keeps_running_after_its_first_lines(tmp_path: Path) -> None:
-    with subprocess.Popen(
-        fake_argv("hang", tmp_path),
-        cwd=tmp_path,
-        env=fake_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            lines = [proc.stdout.readline().decode() for _ in range(2)]
-            run = parse(lines)
-            assert run.texts() == ["Reading the project files."]
-            assert run.usage[:2] == (4, 12)  # billed at finish: no result line came
-            time.sleep(0.2)
-            assert proc.poll() is None
-        finally:
-            _kill_group(proc)
+    with running(fake_argv("hang", tmp_path), tmp_path, fake_env()) as proc:
+        run = parse(read_lines(proc, 2))
+        assert run.texts() == ["Reading the project files."]
+        assert run.usage[:2] == (4, 12)  # billed at finish: no result line came
+        time.sleep(0.2)
+        assert proc.poll() is None

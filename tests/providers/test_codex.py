@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -34,22 +33,23 @@ from loki_mode.providers.base import (
     Usage,
 )
 from loki_mode.providers.codex import CodexParser, CodexProvider
+from tests.providers.conftest import (
+    alive,
+    captures,
+    fake_env,
+    fixtures_dir,
+    ignores_term,
+    read_lines,
+    running,
+    usage_totals,
+)
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_codex.py"
 PROMPT = "Build the todo API from PRD.md.\nCOMPLETION PROMISE: ALL TESTS PASS\n"
 
 
-def fixtures_dir() -> Path:
-    """The real captures: $LOKI_FIXTURES_DIR (the `real` folder) or the shared checkout."""
-    override = os.environ.get("LOKI_FIXTURES_DIR")
-    real = Path(override) if override else Path(__file__).resolve().parents[3] / "shared"
-    real = real if override else real / "fixtures" / "real"
-    return real / "codex"
-
-
 def capture_names() -> list[str]:
-    folder = fixtures_dir()
-    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    return [p.name for p in captures("codex")]
 
 
 @dataclass
@@ -68,15 +68,7 @@ class Run:
 
     @property
     def usage(self) -> tuple[int, int, int, int, float | None]:
-        rows = self.of(Usage)
-        costs = [u.cost_usd for u in rows if u.cost_usd is not None]
-        return (
-            sum(u.input_tokens for u in rows),
-            sum(u.output_tokens for u in rows),
-            sum(u.cache_read_tokens for u in rows),
-            sum(u.cache_creation_tokens for u in rows),
-            sum(costs) if costs else None,
-        )
+        return usage_totals(self.facts)
 
     @property
     def outcomes(self) -> list[tuple[bool, bool]]:
@@ -95,10 +87,7 @@ def parse(lines: list[str], parser: CodexParser | None = None) -> Run:
 
 
 def parse_capture(name: str) -> Run:
-    path = fixtures_dir() / name
-    if not path.is_file():
-        pytest.skip(f"capture {name} is not in {fixtures_dir()}")
-    return parse(path.read_text(encoding="utf-8").splitlines())
+    return parse((fixtures_dir() / "codex" / name).read_text(encoding="utf-8").splitlines())
 
 
 def event(kind: str, **fields: Any) -> str:
@@ -540,9 +529,8 @@ def test_reconnecting_is_only_a_warning_even_for_429() -> None:
 # -- the fake CLI -----------------------------------------------------------------------
 
 
-def fake_env(scenario: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_")}
-    return {**env, "FAKE_SCENARIO": scenario, **extra}
+def scenario_env(scenario: str, **extra: str) -> dict[str, str]:
+    return fake_env(FAKE_SCENARIO=scenario, **extra)
 
 
 def fake_argv(cwd: Path, prompt: str = PROMPT) -> list[str]:
@@ -554,7 +542,7 @@ def run_fake(cwd: Path, scenario: str, **extra: str) -> tuple[int, Run, list[str
     done = subprocess.run(
         fake_argv(cwd),
         cwd=cwd,
-        env=fake_env(scenario, **extra),
+        env=scenario_env(scenario, **extra),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -569,50 +557,8 @@ def run_fake(cwd: Path, scenario: str, **extra: str) -> tuple[int, Run, list[str
 
 @contextmanager
 def started_fake(cwd: Path, scenario: str, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Start the fake in its own process group; always kill the whole group afterwards."""
-    with subprocess.Popen(
-        fake_argv(cwd),
-        cwd=cwd,
-        env=fake_env(scenario, **extra),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        bufsize=0,
-        start_new_session=True,
-    ) as proc:
-        try:
-            yield proc
-        finally:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def read_lines(proc: subprocess.Popen[bytes], count: int, timeout: float = 10.0) -> list[str]:
-    """Read `count` lines from an unbuffered pipe, failing instead of blocking forever."""
-    assert proc.stdout is not None
-    fd, buffer, lines = proc.stdout.fileno(), b"", list[str]()
-    deadline = time.monotonic() + timeout
-    while len(lines) < count:
-        if b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            lines.append(line.decode())
-            continue
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"only {len(lines)} of {count} lines within {timeout}s"
-        if select.select([fd], [], [], remaining)[0]:
-            chunk = os.read(fd, 65536)
-            assert chunk, f"EOF after {len(lines)} lines"
-            buffer += chunk
-    return lines
-
-
-def proc_status(pid: int) -> dict[str, str]:
-    """Linux's view of a process: `State` ("S (sleeping)", "Z (zombie)"), `SigIgn` mask..."""
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
-
-
-def ignores_term(pid: int) -> bool:
-    return bool(int(proc_status(pid)["SigIgn"], 16) & (1 << (signal.SIGTERM - 1)))
+    with running(fake_argv(cwd), cwd, scenario_env(scenario, **extra)) as proc:
+        yield proc
 
 
 def test_fake_success(tmp_path: Path) -> None:
@@ -704,9 +650,7 @@ def test_fake_flood(tmp_path: Path) -> None:
 
 def test_fake_replay(tmp_path: Path) -> None:
     name = "codex0.144_failed-command_file-change.jsonl"
-    capture = fixtures_dir() / name
-    if not capture.is_file():
-        pytest.skip(f"{name} is not in {fixtures_dir()}")
+    capture = fixtures_dir() / "codex" / name
     code, run, lines = run_fake(tmp_path, f"replay:{capture}", FAKE_EXIT_CODE="3")
     assert code == 3
     assert lines == capture.read_text(encoding="utf-8").splitlines()
@@ -718,7 +662,7 @@ def test_fake_scenario_list_and_prompt_after_double_dash(tmp_path: Path) -> None
     second, _, _ = run_fake(tmp_path, "crash,success")
     assert (first, second) == (1, 0)
     dashed = "--not-a-flag: the prompt itself"
-    argv, env = fake_argv(tmp_path, dashed), fake_env("ask")
+    argv, env = fake_argv(tmp_path, dashed), scenario_env("ask")
     subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, timeout=30, check=True)
     prompts = sorted((tmp_path / ".fake-prompts").iterdir())
     assert [p.read_text() for p in prompts] == [PROMPT, PROMPT, dashed]
@@ -759,7 +703,7 @@ def test_fake_ignore_term_leaves_a_child_that_ignores_term(tmp_path: Path) -> No
             os.kill(proc.pid, signal.SIGTERM)
             time.sleep(0.2)
             assert proc.poll() is None
-            assert not proc_status(child)["State"].startswith("Z")  # alive, not just unreaped
+            assert alive(child)  # alive, not just unreaped
     finally:
         if child:
             with suppress(ProcessLookupError):

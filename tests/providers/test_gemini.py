@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -34,7 +33,16 @@ from loki_mode.providers.base import (
     ToolUse,
     Usage,
 )
-from loki_mode.providers.gemini import GeminiParser, GeminiProvider, reset_time
+from loki_mode.providers.gemini import GeminiParser, GeminiProvider
+from tests.providers.conftest import (
+    alive,
+    captures,
+    fake_env,
+    fixtures_dir,
+    ignores_term,
+    read_lines,
+    running,
+)
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_gemini.py"
 PROMPT = "Build the items API.\nCOMPLETION PROMISE: ALL TESTS PASS\n"
@@ -43,16 +51,12 @@ F = TypeVar("F", bound=Fact)
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC).timestamp()
 
 
-def fixtures_dir() -> Path:
-    """The real Gemini captures; LOKI_FIXTURES_DIR may point at `real/` or at `real/gemini/`."""
-    env = os.environ.get("LOKI_FIXTURES_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[3] / "shared/fixtures/real"
-    return root / "gemini" if (root / "gemini").is_dir() else root
-
-
 def capture_files() -> list[str]:
-    folder = fixtures_dir()
-    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    return [p.name for p in captures("gemini")]
+
+
+def capture(name: str) -> Path:
+    return fixtures_dir() / "gemini" / name
 
 
 def parse(lines: Sequence[str], parser: GeminiParser | None = None) -> list[Fact]:
@@ -99,7 +103,7 @@ def outcome(facts: Sequence[Fact]) -> Outcome:
 @pytest.mark.parametrize("name", capture_files())
 def test_every_capture_line_yields_known_facts(name: str) -> None:
     parser = GeminiParser()
-    for line in (fixtures_dir() / name).read_text().splitlines():
+    for line in capture(name).read_text().splitlines():
         facts = parser.feed(line)
         assert facts, f"no fact for {line!r}"
         assert all(isinstance(f, get_args(Fact)) for f in facts)
@@ -242,9 +246,7 @@ def test_every_capture_is_pinned() -> None:
 
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_capture_results(name: str) -> None:
-    if name not in capture_files():
-        pytest.skip(f"{name} is not in {fixtures_dir()}")
-    facts = parse((fixtures_dir() / name).read_text().splitlines())
+    facts = parse(capture(name).read_text().splitlines())
     pinned = PINNED[name]
     assert tools(facts) == pinned.tools
     assert outputs(facts) == pinned.outputs
@@ -504,34 +506,6 @@ def test_result_error_without_error_field_uses_the_error_event() -> None:
     assert outcome(facts) == Outcome(True, "boom", "error")
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "You've hit your limit · resets 8:30am (America/Los_Angeles)",
-            "2026-03-10T15:30:00+00:00",
-        ),
-        ("limit · resets 09am (America/Los_Angeles)", "2026-03-10T16:00:00+00:00"),
-        ("limit · resets 08:05 (Europe/Paris)", "2026-03-11T07:05:00+00:00"),  # 08:05 passed today
-        ("limit · resets 11pm (UTC)", "2026-03-10T23:00:00+00:00"),
-        ("Please try again in 1h 2m 3s.", NOW + 3723),
-        ("try again in 5 minutes", NOW + 300),
-        ("Please retry in 900ms", NOW + 0.9),
-        ("Retry-After: 120", NOW + 120),
-        ('{"resetsAt": 1773150000}', 1773150000.0),
-        ("Claude AI usage limit reached|1773150000", 1773150000.0),
-        ("You have exhausted your daily quota on this model.", None),
-        ("limit · resets 8am (Not/AZone)", None),
-        ("limit · resets 8:75am (UTC)", None),
-        ("limit · resets 25:00 (UTC)", None),
-    ],
-)
-def test_reset_time(text: str, expected: str | float | None) -> None:
-    if isinstance(expected, str):
-        expected = datetime.fromisoformat(expected).timestamp()
-    assert reset_time(text, NOW) == expected
-
-
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -582,11 +556,6 @@ def fake_argv(scenario: str, prompt: str = PROMPT) -> list[str]:
     return GeminiProvider().build_argv(prompt, spec, ".")
 
 
-def fake_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_")}
-    return {**env, **extra}
-
-
 def run_fake(tmp_path: Path, scenario: str, **env: str) -> tuple[int, list[str], list[Fact]]:
     done = subprocess.run(
         fake_argv(scenario),
@@ -604,53 +573,8 @@ def run_fake(tmp_path: Path, scenario: str, **env: str) -> tuple[int, list[str],
 
 @contextmanager
 def running_fake(tmp_path: Path, scenario: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    with subprocess.Popen(
-        fake_argv(scenario),
-        cwd=tmp_path,
-        env=fake_env(**env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        bufsize=0,
-        start_new_session=True,
-    ) as proc:
-        try:
-            yield proc
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
-def read_lines(proc: subprocess.Popen[bytes], count: int, timeout: float = 5.0) -> list[str]:
-    """Read `count` lines from a live process without blocking past `timeout`."""
-    assert proc.stdout is not None
-    fd, buf, deadline = proc.stdout.fileno(), b"", time.monotonic() + timeout
-    while buf.count(b"\n") < count:
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out after {buf!r}"
-        if select.select([fd], [], [], left)[0]:
-            chunk = os.read(fd, 65536)
-            assert chunk, f"stream ended after {buf!r}"
-            buf += chunk
-    return buf.decode().splitlines()[:count]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = next(
-            line
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-            if line.startswith("State:")
-        )
-    except (FileNotFoundError, StopIteration):
-        return False
-    return state.split()[1] not in ("Z", "X")
-
-
-def ignores_term(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status").read_text()
-    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
-    return bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
+    with running(fake_argv(scenario), tmp_path, fake_env(**env)) as proc:
+        yield proc
 
 
 def assert_success_run(facts: Sequence[Fact]) -> None:
@@ -794,12 +718,10 @@ def test_fake_ignore_term_leaves_a_child_that_ignores_term(tmp_path: Path) -> No
 
 
 def test_fake_replay_prints_the_capture_as_is(tmp_path: Path) -> None:
-    capture = fixtures_dir() / "gemini0.42_update-topic_read-file_split-delta.jsonl"
-    if not capture.exists():
-        pytest.skip("capture missing")
-    code, lines, _ = run_fake(tmp_path, f"replay:{capture}")
-    assert code == 0 and lines == capture.read_text().splitlines()
-    code, _, _ = run_fake(tmp_path, f"replay:{capture}", FAKE_EXIT_CODE="3")
+    replayed = capture("gemini0.42_update-topic_read-file_split-delta.jsonl")
+    code, lines, _ = run_fake(tmp_path, f"replay:{replayed}")
+    assert code == 0 and lines == replayed.read_text().splitlines()
+    code, _, _ = run_fake(tmp_path, f"replay:{replayed}", FAKE_EXIT_CODE="3")
     assert code == 3
 
 

@@ -208,6 +208,8 @@ class Runner:
                 continue
             if outcome is not None and outcome.fatal:
                 raise Finished("failed", outcome.text or outcome.subtype or f"exit code {code}")
+            if code in self.provider.fatal_exit_codes:
+                raise Finished("failed", _last_line(result.stderr_tail) or f"exit code {code}")
             self.failures += 1
             if self.failures > s.max_retries:
                 raise Finished(
@@ -500,6 +502,11 @@ class Runner:
 
         await self.store.transact(write)
         raise Finished("completed", "dry run")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
 
 
 def _started_epoch(info: dict[str, Any]) -> float:

@@ -61,6 +61,7 @@ class SessionService:
         return path
 
     async def start(self, request: StartSessionRequest) -> tuple[str, str]:
+        provider = request.provider or self.settings.default_provider
         project = self._project(request.project_dir)
         if request.prd_path is not None:
             prd = confine(request.prd_path, project)
@@ -72,10 +73,10 @@ class SessionService:
                 )
         else:
             prd = discover(project)
-        if not request.options.dry_run and not self.engine.available(request.provider):
+        if not request.options.dry_run and not self.engine.available(provider):
             raise ProviderNotAvailable(
-                f"The {request.provider} CLI is not available on this server",
-                provider=request.provider,
+                f"The {provider} CLI is not available on this server",
+                provider=provider,
             )
         session_id = str(uuid.uuid4())
         options = {
@@ -94,7 +95,7 @@ class SessionService:
                 )
             tx.insert_session(
                 session_id,
-                provider=request.provider,
+                provider=provider,
                 prd_path=str(prd) if prd else None,
                 project_dir=str(project),
                 options=options,
@@ -105,7 +106,7 @@ class SessionService:
                     "session:started",
                     session_id,
                     {
-                        "provider": request.provider,
+                        "provider": provider,
                         "prdPath": str(prd) if prd else None,
                         "projectDir": str(project),
                         "dryRun": request.options.dry_run,
@@ -115,7 +116,7 @@ class SessionService:
 
         await self.store.transact(create)
         self.engine.launch(session_id)
-        mode = "dry run" if request.options.dry_run else request.provider
+        mode = "dry run" if request.options.dry_run else provider
         return session_id, f"Session started ({mode})"
 
     async def _control(

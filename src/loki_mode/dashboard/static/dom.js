@@ -9,7 +9,9 @@ export function h(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (key === 'class') el.className = value;
-    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key === 'dataset') {
+      for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) el.dataset[k] = v;
+    }
     else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
     else el.setAttribute(key, value === true ? '' : String(value));
   }
@@ -27,6 +29,16 @@ function append(el, children) {
 
 export function show(el, visible) {
   el.hidden = !visible;
+}
+
+let flashTimer = null;
+
+/** A short confirmation at the top of the page (e.g. after a delete). */
+export function flash(text) {
+  const el = document.getElementById('flash');
+  say(el, text);
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => say(el, ''), 8000);
 }
 
 export function say(el, text) {
