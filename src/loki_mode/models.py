@@ -76,10 +76,22 @@ class Agent(Base, kw_only=True):
 class StartOptions(Base, kw_only=True):
     dry_run: bool = False
     verbose: bool = False
-    timeout: Timeout | None = None
+    # JSON has one number type: 150.0 is the integer 150 to JSON Schema and to JavaScript,
+    # so whole floats are accepted (and made ints in __post_init__) where ints are asked.
+    timeout: Timeout | Annotated[float, Meta(ge=1, le=7 * 24 * 3600)] | None = None
     # Additions beyond the spec: per-session overrides of the server's loop settings.
-    max_iterations: Annotated[int, Meta(ge=1, le=100_000)] | None = None
+    max_iterations: (
+        Annotated[int, Meta(ge=1, le=100_000)] | Annotated[float, Meta(ge=1, le=100_000)] | None
+    ) = None
     completion_promise: Annotated[str, Meta(min_length=1, max_length=1000)] | None = None
+
+    def __post_init__(self) -> None:
+        for name, wire in (("timeout", "timeout"), ("max_iterations", "maxIterations")):
+            value = getattr(self, name)
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError(f"options.{wire} must be a whole number")
+                setattr(self, name, int(value))
 
 
 class StartSessionRequest(Base, kw_only=True):

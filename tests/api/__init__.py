@@ -89,7 +89,9 @@ def finished(client: httpx.Client, session_id: str, timeout: float = 15.0) -> di
 def running(client: httpx.Client, session_id: str) -> dict[str, Any]:
     """Wait until the session's provider process runs; return the session."""
     return dict(
-        wait_for(lambda: (s := session(client, session_id))["status"] == "running" and s["pid"] and s)
+        wait_for(
+            lambda: (s := session(client, session_id))["status"] == "running" and s["pid"] and s
+        )
     )
 
 

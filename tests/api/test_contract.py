@@ -24,6 +24,16 @@ from tests.conftest import LiveServer, fake_env
 
 pytestmark = pytest.mark.e2e
 
+ID_ONLY = (
+    "getSession",
+    "deleteSession",
+    "stopSession",
+    "pauseSession",
+    "resumeSession",
+    "listAgents",
+    "getTask",
+)
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
@@ -44,9 +54,17 @@ def _config(live: LiveServer) -> schemathesis.Config:
             "seed": 20260101,
             "workers": 1,
             "request-timeout": 10,
-            "generation": {"max-examples": 15, "database": "none"},
+            "generation": {"max-examples": 50, "database": "none"},
             "phases": {"stateful": {"max-steps": 8}},
             "checks": {"enabled": True},
+            "operations": [
+                {
+                    # Their only input is a string id in the path: every value is valid, so
+                    # negative generation would only spin.
+                    "include-operation-id": list(ID_ONLY),
+                    "generation": {"mode": "positive"},
+                }
+            ],
         }
     )
 
@@ -65,7 +83,9 @@ def _failures(stream: Any) -> tuple[list[str], list[str], set[str]]:
                 for check in checks:
                     if check.status == Status.FAILURE and check.failure_info is not None:
                         response = recorder.interactions.get(case_id)
-                        status = response.response.status_code if response and response.response else "?"
+                        status = (
+                            response.response.status_code if response and response.response else "?"
+                        )
                         failures.append(
                             f"{check.name}: {case.operation.label} -> {status}\n"
                             f"{check.failure_info.failure}\n{check.failure_info.code_sample}"

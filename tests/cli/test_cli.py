@@ -25,8 +25,8 @@ from loki_mode.types import ACTIVE_STATUSES, FINISHED_STATUSES
 
 pytestmark = pytest.mark.e2e
 
-COMMANDS = ("serve", "start", "sessions", "status", "tasks", "stop", "pause", "resume")
-COMMANDS += ("input", "delete", "events", "health")
+COMMANDS = ["serve", "start", "sessions", "status", "tasks", "stop", "pause", "resume"]
+COMMANDS += ["input", "delete", "events", "health"]
 
 
 def cli_env(url: str) -> dict[str, str]:
@@ -37,11 +37,12 @@ def cli_env(url: str) -> dict[str, str]:
 
 
 def loki(
-    url: str, *args: str, stdin: str | None = None, timeout: float = 30
+    url: str, *args: str, stdin: str | None = None, timeout: float = 30, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "loki_mode", *args],
         env=cli_env(url),
+        cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,
@@ -203,9 +204,18 @@ def test_dry_run_session_reads_and_delete(server: str) -> None:
     assert gone.stderr.count("\n") == 1
 
 
-def test_start_json_and_validation_error(server: str) -> None:
+def test_start_json_and_validation_error(server: str, project: Path) -> None:
     sid = start_dry_run(server)
     assert ok_json(loki(server, "delete", sid, "--json")) == {"sessionId": sid, "deleted": True}
+    (project / "docs").mkdir(exist_ok=True)
+    (project / "docs" / "SPEC.md").write_text("# Spec\n")
+    # A PRD path relative to where `loki` runs reaches the server as that file.
+    started = ok_json(loki(server, "start", "SPEC.md", "--dry-run", "--json", cwd=project / "docs"))
+    wait_status(server, started["sessionId"], {"completed"})
+    shown = ok_json(loki(server, "status", started["sessionId"], "--json"))
+    assert shown["session"]["prdPath"].endswith("SPEC.md")
+    outside = loki(server, "start", "--dry-run", "--project-dir", "/")
+    assert outside.returncode == 1 and "VALIDATION_ERROR" in outside.stderr
     bad = loki(server, "start", "--dry-run", "--provider", "nope")
     assert bad.returncode == 1
     assert "VALIDATION_ERROR" in bad.stderr and "422" in bad.stderr

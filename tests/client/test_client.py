@@ -222,6 +222,11 @@ def async_client(handler: Any) -> AsyncLokiClient:
 # --- settings -----------------------------------------------------------------
 
 
+def test_token_is_never_in_the_settings_repr() -> None:
+    settings = ClientSettings(token="s3cret", headers={"X-API-Key": "s3cret"})
+    assert "s3cret" not in repr(settings)
+
+
 def test_settings_default_url_and_no_token() -> None:
     settings = ClientSettings.resolve(environ={})
     assert settings.base_url == "http://127.0.0.1:8420"
@@ -249,7 +254,7 @@ def test_settings_object_is_not_overridden_by_environment(monkeypatch: pytest.Mo
 
 def test_constructor_settings_are_keyword_only() -> None:
     with pytest.raises(TypeError):
-        LokiClient("http://x")  # type: ignore[misc]
+        LokiClient("http://x")  # type: ignore[call-arg]
 
 
 # --- requests and decoding ----------------------------------------------------

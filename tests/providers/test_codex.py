@@ -434,6 +434,14 @@ def test_failed_spawn_finishes_the_agent() -> None:
 
 
 NOW = datetime(2026, 3, 10, 14, 0, 0).timestamp()  # local time, like Codex's clock times
+# 8:30 in Los Angeles on NOW's date there, or the next day when that has passed: which one
+# depends on this machine's zone (14:00 in New York is already 11:00 in Los Angeles).
+_LA_0830 = datetime.fromtimestamp(NOW, ZoneInfo("America/Los_Angeles")).replace(hour=8, minute=30)
+LA_0830_AFTER_NOW = (
+    _LA_0830.timestamp()
+    if _LA_0830.timestamp() >= NOW
+    else (_LA_0830 + timedelta(days=1)).timestamp()
+)
 
 
 def failed_turn(message: str) -> Run:
@@ -461,7 +469,7 @@ def failed_turn(message: str) -> Run:
         ),
         (
             "You've hit your session limit · resets 8:30am (America/Los_Angeles)",
-            datetime(2026, 3, 10, 8, 30, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp(),
+            LA_0830_AFTER_NOW,
         ),
         ("Rate limit reached for gpt-5 on tokens per min. Please try again in 1.5s.", NOW + 1.5),
         ("Too many requests. Retry-After: 30", NOW + 30),

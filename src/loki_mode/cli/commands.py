@@ -56,6 +56,18 @@ def start(
     project_dir: Annotated[
         str | None, typer.Option("--project-dir", help="Project folder (default: the server's).")
     ] = None,
+    max_iterations: Annotated[
+        int | None,
+        typer.Option(
+            "--max-iterations", min=1, help="Complete the session after this many iterations."
+        ),
+    ] = None,
+    promise: Annotated[
+        str | None,
+        typer.Option(
+            "--promise", help="Completion promise: the session completes when the agent prints it."
+        ),
+    ] = None,
     follow: Annotated[
         bool,
         typer.Option(
@@ -73,6 +85,8 @@ def start(
             verbose=verbose,
             timeout=timeout,
             project_dir=_local_path(project_dir),
+            max_iterations=max_iterations,
+            completion_promise=promise,
         )
         if json and not follow:
             render.print_json(started)
@@ -199,7 +213,7 @@ def input_(
 ) -> None:
     """Give a running or paused session a directive for its next iteration."""
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read().rstrip("\n")
     with client(ctx) as api:
         result = api.send_input(session_id, text, context)
     if json:

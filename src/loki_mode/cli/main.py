@@ -14,6 +14,7 @@ import typer
 from rich.text import Text
 
 from loki_mode.cli import commands, render
+from loki_mode.cli.demo import demo
 from loki_mode.cli.serve import serve
 from loki_mode.client import ClientSettings, LokiApiError, LokiConnectionError, LokiError
 
@@ -64,6 +65,7 @@ app.command("input")(commands.input_)
 app.command("delete")(commands.delete)
 app.command("events")(commands.events)
 app.command("health")(commands.health)
+app.command("demo")(demo)
 
 
 def main() -> None:

@@ -117,6 +117,8 @@ class AsyncLokiClient:
         verbose: bool = False,
         timeout: int | None = None,
         project_dir: str | None = None,
+        max_iterations: int | None = None,
+        completion_promise: str | None = None,
     ) -> StartSessionResponse:
         return await self._send(
             ops.start_session(
@@ -126,6 +128,8 @@ class AsyncLokiClient:
                 verbose=verbose,
                 timeout=timeout,
                 project_dir=project_dir,
+                max_iterations=max_iterations,
+                completion_promise=completion_promise,
             )
         )
 

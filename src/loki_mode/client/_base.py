@@ -51,13 +51,13 @@ class ClientSettings:
     """
 
     base_url: str = DEFAULT_BASE_URL
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     stream_read_timeout: float | None = 120.0
     reconnect_delay: float = 0.25
     max_reconnect_delay: float = 5.0
     reconnect_timeout: float | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def resolve(
@@ -233,10 +233,16 @@ def start_session(
     verbose: bool,
     timeout: int | None,
     project_dir: str | None,
+    max_iterations: int | None = None,
+    completion_promise: str | None = None,
 ) -> Call[StartSessionResponse]:
     options: dict[str, Any] = {"dryRun": dry_run, "verbose": verbose}
     if timeout is not None:
         options["timeout"] = timeout
+    if max_iterations is not None:
+        options["maxIterations"] = max_iterations
+    if completion_promise is not None:
+        options["completionPromise"] = completion_promise
     body: dict[str, Any] = {"options": options}
     if prd_path is not None:
         body["prdPath"] = prd_path

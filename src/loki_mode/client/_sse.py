@@ -61,9 +61,12 @@ class SSEParser:
         buf = self._pending + chunk
         start = 0
         size = len(buf)
+        cr = lf = -2  # next CR / LF at or after `start`; -2 unknown, -1 none left
         while start < size:
-            cr = buf.find(b"\r", start)
-            lf = buf.find(b"\n", start)
+            if cr != -1 and cr < start:
+                cr = buf.find(b"\r", start)
+            if lf != -1 and lf < start:
+                lf = buf.find(b"\n", start)
             if cr == -1 and lf == -1:
                 break
             if cr == -1 or (lf != -1 and lf < cr):

@@ -63,7 +63,7 @@ class EventStream:
     @property
     def needs_start(self) -> bool:
         """True until a live-only follow knows where the log ends (see `start_at`)."""
-        return self.last_event_id is None and self._history is None
+        return self.last_event_id is None and not self._history
 
     def start_at(self, newest: EventHistory) -> None:
         """Start after the newest event in the log (`"0"`: the log is empty)."""

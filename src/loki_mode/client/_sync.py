@@ -116,6 +116,8 @@ class LokiClient:
         verbose: bool = False,
         timeout: int | None = None,
         project_dir: str | None = None,
+        max_iterations: int | None = None,
+        completion_promise: str | None = None,
     ) -> StartSessionResponse:
         return self._send(
             ops.start_session(
@@ -125,6 +127,8 @@ class LokiClient:
                 verbose=verbose,
                 timeout=timeout,
                 project_dir=project_dir,
+                max_iterations=max_iterations,
+                completion_promise=completion_promise,
             )
         )
 

@@ -85,8 +85,8 @@ def reset_time(text: str, now: float, *records: Mapping[str, object]) -> float |
         if (at := _record_reset(record, now)) is not None:
             return at
     if m := _EPOCH.search(text):
-        return epoch(float(m.group(1)))
-    if (m := _ISO.search(text)) and (at := iso_time(m.group(0))) is not None:
+        return _epoch(float(m.group(1)))
+    if (m := _ISO.search(text)) and (at := _iso_time(m.group(0))) is not None:
         return at
     if _UNDER_A_MINUTE.search(text):
         return now + 60
@@ -100,12 +100,12 @@ def reset_time(text: str, now: float, *records: Mapping[str, object]) -> float |
     return None
 
 
-def epoch(stamp: float) -> float:
+def _epoch(stamp: float) -> float:
     """Epoch seconds from seconds or milliseconds."""
     return stamp / 1000 if stamp > 1e12 else float(stamp)
 
 
-def iso_time(value: str) -> float | None:
+def _iso_time(value: str) -> float | None:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -116,9 +116,9 @@ def iso_time(value: str) -> float | None:
 def _record_reset(record: Mapping[str, object], now: float) -> float | None:
     for key in _AT_KEYS:
         if (stamp := _number(record.get(key))) is not None and stamp > 0:
-            return epoch(stamp)
+            return _epoch(stamp)
     for key, value in sorted(record.items()):  # e.g. requests_reset / tokens_reset
-        at = iso_time(value) if "reset" in key.lower() and isinstance(value, str) else None
+        at = _iso_time(value) if "reset" in key.lower() and isinstance(value, str) else None
         if at is not None:
             return at
     for key in _IN_KEYS:

@@ -206,7 +206,10 @@ class SQLiteStore:
                 except queue.Empty:
                     break
                 batch.append(item)
-            work = [b for b in batch if b is not None]
+            # A caller that was cancelled while its write waited here gets no write; the
+            # rest become RUNNING, so a late cancel can no longer make set_result raise
+            # (which would kill this thread and hang every later transaction).
+            work = [b for b in batch if b is not None and b[1].set_running_or_notify_cancel()]
             if work:
                 since_prune += self._commit(conn, tx, work)
                 if self._retention is not None and since_prune >= 1000:

@@ -42,6 +42,8 @@ async def decode_body(request: Request, model: type[T], *, optional: bool = Fals
         raise ValidationProblem(f"Invalid request: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ValidationProblem(f"Malformed JSON: {exc}") from None
+    except UnicodeDecodeError:  # msgspec lets invalid UTF-8 inside a string through as this
+        raise ValidationProblem("Malformed JSON: the body is not UTF-8") from None
 
 
 async def require_session(rt: Runtime, session_id: str) -> None:

@@ -95,22 +95,50 @@ export function throttle(fn, ms) {
   return wrapped;
 }
 
-/** Wrap an async loader so a slow, stale response never overwrites a newer one. */
-export function latest(load, apply) {
-  let generation = 0;
-  return async (...args) => {
-    const mine = ++generation;
-    const result = await load(...args);
-    if (mine === generation) apply(result);
-    return result;
+/**
+ * Event-driven re-fetch: runs `load` (async) at most once per `ms`, never two at
+ * once; events that arrive while it runs earn one more run after it. However
+ * slow the server, every burst ends with a fetch that saw all of it.
+ */
+export function refresher(load, ms) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await load();
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
   };
+  const schedule = () => {
+    if (timer === null) timer = setTimeout(run, ms);
+  };
+  schedule.cancel = () => {
+    clearTimeout(timer);
+    timer = null;
+    again = false;
+  };
+  return schedule;
 }
 
 // --- formatting -------------------------------------------------------------
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const timeFmt = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+});
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
-  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
 });
 
 export function parseTime(iso) {

@@ -6,7 +6,7 @@
 import { api } from './api.js';
 import {
   $, badge, basename, errorText, fmtCost, fmtDateTime, fmtTokens, h, progress, say, shortId,
-  show, syncList, throttle,
+  refresher, show, syncList,
 } from './dom.js';
 import { onProviders, setLive } from './header.js';
 import { EventStream } from './stream.js';
@@ -26,7 +26,8 @@ let loadGeneration = 0;
 function sessionRow(s) {
   const done = s.completedTasks || 0;
   const total = s.taskCount || 0;
-  const what = s.prdPath ? basename(s.prdPath) : s.dryRun ? 'dry run' : 'codebase analysis';
+  const what = [s.prdPath ? basename(s.prdPath) : 'codebase analysis', s.dryRun ? 'dry run' : null]
+    .filter(Boolean).join(' · ');
   return h('tr', { dataset: { sessionId: s.id, status: s.status } },
     h('td', { 'data-label': 'Session' },
       h('a', { href: `#/sessions/${encodeURIComponent(s.id)}`, class: 'session-link', 'aria-label': `Session ${shortId(s.id)}, ${s.status}` },
@@ -53,6 +54,13 @@ function renderSessions(list) {
   show($('sessions-table'), sessions.length > 0);
   const active = list.running || 0;
   $('sessions-summary').textContent = `${list.total} ${list.total === 1 ? 'session' : 'sessions'} · ${active} active`;
+  const count = (...statuses) => sessions.filter((s) => statuses.includes(s.status)).length;
+  const sum = (pick) => sessions.reduce((total, s) => total + (pick(s) || 0), 0);
+  $('stat-active').textContent = String(active);
+  $('stat-completed').textContent = String(count('completed'));
+  $('stat-ended').textContent = String(count('failed', 'stopped'));
+  $('stat-tokens').textContent = fmtTokens(sum((s) => s.inputTokens + s.outputTokens));
+  $('stat-cost').textContent = fmtCost(sum((s) => s.costUsd));
 }
 
 async function loadSessions() {
@@ -65,7 +73,7 @@ async function loadSessions() {
   }
 }
 
-const refreshSoon = throttle(loadSessions, EVENT_REFRESH_MS);
+const refreshSoon = refresher(loadSessions, EVENT_REFRESH_MS);
 
 // --- the start form -----------------------------------------------------------
 

@@ -5,11 +5,12 @@
 
 import { api, sessionPath } from './api.js';
 import {
-  $, ACTIVE, badge, between, errorText, flash, fmtCost, fmtDateTime, fmtDuration, fmtTime,
-  fmtTokens, h, say, setBadge, setProgress, shortId, show, syncList, throttle,
+  $, ACTIVE, between, errorText, flash, fmtCost, fmtDateTime, fmtDuration, fmtTokens, refresher,
+  say, setBadge, setProgress, shortId, show, syncList, throttle,
 } from './dom.js';
 import { setLive } from './header.js';
 import { EventLog } from './log.js';
+import { agentRow, chips, inputRow, taskRow } from './rows.js';
 import { EventStream } from './stream.js';
 import { Timeline } from './timeline.js';
 
@@ -39,9 +40,9 @@ class SessionView {
     this.shownQuestion = null;
     this.inputs = new Map(); // controlId → {text, chars, state, iteration}
     this.generation = { session: 0, tasks: 0, agents: 0 };
-    this.refreshSession = throttle(() => this.loadSession(), REFRESH_MS);
-    this.refreshTasks = throttle(() => this.loadTasks(), REFRESH_MS);
-    this.refreshAgents = throttle(() => this.loadAgents(), REFRESH_MS);
+    this.refreshSession = refresher(() => this.loadSession(), REFRESH_MS);
+    this.refreshTasks = refresher(() => this.loadTasks(), REFRESH_MS);
+    this.refreshAgents = refresher(() => this.loadAgents(), REFRESH_MS);
     this.renderTimelineSoon = throttle(() => this.renderTimeline(), 60);
     this.renderAgentsSoon = throttle(() => this.renderAgents(), REFRESH_MS);
     this.states = { control: 'connecting', log: 'connecting' };
@@ -188,6 +189,8 @@ class SessionView {
     $('meta-prd').textContent = s.prdPath ? `PRD ${s.prdPath}` : s.dryRun ? 'Dry run' : 'No PRD: codebase analysis';
     say($('meta-reason'), s.reason ? `Ended: ${s.reason}` : '');
     $('tasks-summary').replaceChildren(...chips(tasks, ['running', 'pending', 'queued', 'completed', 'failed', 'skipped']));
+    // The counts moved past the table on screen: fetch the page now, not on the next tick.
+    if (this.taskSummary !== undefined && JSON.stringify(tasks) !== this.taskSummary) this.loadTasks();
     $('agents-summary').replaceChildren(...chips(agents, ['active', 'completed', 'failed']));
     document.title = `${shortId(s.id)} ${s.status} · Loki Mode`;
     this.renderQuestion();
@@ -195,6 +198,7 @@ class SessionView {
 
   renderTasks(page) {
     const { tasks, pagination: p } = page;
+    this.taskSummary = JSON.stringify(page.summary);
     if (tasks.length === 0 && p.total > 0 && this.tasks.offset > 0) {
       this.tasks.offset = Math.max(0, Math.floor((p.total - 1) / PAGE_SIZE) * PAGE_SIZE);
       this.loadTasks();
@@ -233,6 +237,7 @@ class SessionView {
     const form = $('input-form');
     const text = $('input-text');
     show($('question'), pending);
+    show($('input-moved'), pending);
     if (pending) {
       $('question-text').textContent = q.text;
       if (form.parentElement !== $('question-slot')) $('question-slot').append(form);
@@ -296,47 +301,6 @@ class SessionView {
       send.disabled = false;
     }
   }
-}
-
-// --- rows -----------------------------------------------------------------------
-
-function chips(counts, keys) {
-  return keys.filter((k) => counts[k]).map((k) => h('span', { class: 'chip', dataset: { status: k } }, `${counts[k]} ${k}`));
-}
-
-function taskRow(t) {
-  return h('tr', { dataset: { taskId: t.id, status: t.status } },
-    h('td', { 'data-label': 'Task' }, h('span', { class: 'title' }, t.title),
-      t.description && t.description !== t.title ? h('span', { class: 'sub' }, t.description) : null,
-      t.error ? h('span', { class: 'sub error-text' }, t.error.slice(0, 300)) : null),
-    h('td', { 'data-label': 'Status' }, badge(t.status)),
-    h('td', { 'data-label': 'Agent' }, t.agent ? h('code', {}, t.agent) : '—'),
-    h('td', { 'data-label': 'Started', class: 'num' }, fmtTime(t.startedAt)),
-    h('td', { 'data-label': 'Finished', class: 'num' }, fmtTime(t.completedAt)));
-}
-
-function agentRow(a, activity) {
-  const label = a.id.startsWith('main-') ? a.id : shortId(a.id.replace(/^toolu_0?1?/, ''));
-  const doing = a.status === 'active' && activity ? activity.text : null;
-  return h('tr', { dataset: { agentId: a.id, status: a.status } },
-    h('td', { 'data-label': 'Agent' }, h('span', { class: 'title' }, a.type), h('code', { class: 'sub', title: a.id }, label)),
-    h('td', { 'data-label': 'Doing' }, h('span', {}, a.description || '—'),
-      doing ? h('span', { class: 'sub activity' }, doing.slice(0, 160)) : null,
-      a.parent ? h('span', { class: 'sub' }, `sub-agent of ${a.parent}`) : null),
-    h('td', { 'data-label': 'Status' }, badge(a.status)),
-    h('td', { 'data-label': 'Iteration', class: 'num' }, String(a.iteration || '—')),
-    h('td', { 'data-label': 'Time', class: 'num' },
-      `${fmtTime(a.spawnedAt)} · ${fmtDuration(between(a.spawnedAt, a.finishedAt))}`));
-}
-
-function inputRow(i) {
-  const words = i.state === 'consumed'
-    ? `Consumed by the agent in iteration ${i.iteration}`
-    : 'Received, waiting for the agent to take it';
-  const what = i.text !== null && i.text !== undefined ? `“${i.text.length > 140 ? `${i.text.slice(0, 140)}…` : i.text}”` : `Input of ${i.chars} characters`;
-  return h('li', { class: 'input-item', dataset: { controlId: i.controlId, state: i.state } },
-    h('span', { class: 'input-text' }, what),
-    h('span', { class: 'input-state' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), words));
 }
 
 function confirmDelete(id) {
