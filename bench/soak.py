@@ -163,15 +163,21 @@ class Load:
     async def quiesce(self, pid: int, timeout: float = 60) -> None:
         """Wait for no session, no subscriber and no child process; then a moment more."""
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        while True:
             sessions = (await self.client.get("/api/sessions")).json()["sessions"]
             subs = (await self.client.get("/api/events/stats")).json()["subscribers"]
             children = psutil.Process(pid).children(recursive=True)
             if not sessions and subs == 0 and not children:
                 await asyncio.sleep(1.0)
                 return
+            if time.monotonic() > end:
+                break
             await asyncio.sleep(0.2)
-        self.tally.fail("the server did not become idle after the load stopped")
+        left = [f"{s['id']} {s['status']}" for s in sessions]
+        self.tally.fail(
+            f"not idle {timeout:g} s after the load stopped: sessions {left},"
+            f" {subs} subscribers, children {[c.pid for c in children]}"
+        )
 
 
 async def _drain(stream: sse.Stream) -> None:

@@ -245,6 +245,9 @@ def test_start_form_shows_server_validation_and_overview_lists_sessions(
     expect(rows.nth(0).locator('td[data-label="Phase"]')).not_to_have_text("—", timeout=15_000)
     expect(rows.nth(0).locator(".progress")).not_to_have_attribute("aria-valuenow", "0")
     expect(page.locator("#sessions-summary")).to_have_text("2 sessions · 1 active")
+    # Tokens and cost arrive with the first iteration's result line.
+    expect(rows.nth(0).locator('td[data-label="Cost"]')).not_to_have_text("$0.00", timeout=15_000)
+    expect(page.locator("#stat-tokens")).not_to_have_text("0")
     page.screenshot(path=artifact("dashboard-overview.png"), full_page=True)
 
     # Phone width: nothing wider than the screen.
