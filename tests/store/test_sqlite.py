@@ -194,3 +194,21 @@ def test_closed_store_raises_store_error(tmp_path: Path) -> None:
             await store.transact(new_session)
 
     asyncio.run(scenario())
+
+
+def test_reopened_task_loses_its_completion_time(tmp_path: Path) -> None:
+    async def scenario(store: SQLiteStore) -> None:
+        def write(tx: StoreTx) -> str:
+            new_session(tx)
+            tx.upsert_task("s1", "plan:x", title="x", status="completed")
+            tx.upsert_task("s1", "plan:x", status="pending")
+            return tx.upsert_task("s1", "plan:y", title="y", status="completed").task_id
+
+        await store.transact(write)
+        (task,), _ = await store.list_tasks("s1", "pending", 10, 0)
+        assert task.completed_at is None and task.started_at is None
+        await store.transact(lambda tx: tx.upsert_task("s1", "plan:y", status="running"))
+        (running,), _ = await store.list_tasks("s1", "running", 10, 0)
+        assert running.completed_at is None and running.started_at is not None
+
+    run(scenario, tmp_path / "loki.db")

@@ -113,10 +113,14 @@ class Bus:
                     sub.push(chunk, len(entries))
 
     def broadcast(self, type_: str, session_id: str | None, payload: bytes) -> None:
-        """Send an event that is not part of the log (heartbeats) to whoever wants it."""
+        """Send an event that is not part of the log (heartbeats) to whoever wants it.
+
+        Server-wide events (no session) reach session-filtered streams too: they keep
+        every stream's view of the server alive.
+        """
         data = ephemeral(type_, payload)
         for flt, members in self._groups.values():
-            if flt.matches(type_, session_id, None):
+            if flt.matches(type_, session_id or flt.session_id, None):
                 for sub in members:
                     sub.push(data, 1)
 

@@ -176,6 +176,10 @@ class SqliteTx:
             fields["started_at"] = now
         if status in TASK_DONE and status != old_status:
             fields["completed_at"] = now
+        elif status is not None and status not in TASK_DONE and old_status in TASK_DONE:
+            fields["completed_at"] = None  # reopened: a later plan put it back to work
+            if status in ("pending", "queued"):
+                fields["started_at"] = None
         if fields:
             assignments = ", ".join(f"{name} = ?" for name in fields)
             self.conn.execute(
