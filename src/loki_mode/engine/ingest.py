@@ -1,8 +1,9 @@
 """Turns a provider's normalized facts into store writes and events, in order.
 
-One sink per iteration. Each fact becomes a small write queued on the store
-without waiting (writes commit in submission order, batched by the writer), so
-reading the provider's output never waits on the disk.
+One sink per iteration. Each fact becomes a small write; the writes of one chunk
+of output are queued on the store as one unit without waiting (units commit in
+order, batched by the writer), so reading the provider's output never waits on
+the disk and a burst of lines costs one store round trip, not one per line.
 """
 
 from __future__ import annotations
@@ -69,13 +70,26 @@ class FactSink:
         self.verbose = verbose
         self.state = IterationState(phase=phase)
         self.last: Future[Any] | None = None
+        self.pending: list[Callable[[StoreTx], Any]] = []
 
     def _agent(self, agent_id: str | None) -> str:
         """Sub-agent ids are only unique within one run (Codex item ids), so scope them."""
         return f"{self.iteration}:{agent_id}" if agent_id else self.main_agent
 
     def _write(self, fn: Callable[[StoreTx], Any]) -> None:
-        self.last = self.store.submit(fn)
+        self.pending.append(fn)
+
+    def commit(self) -> None:
+        """Queue everything fed since the last commit as one write."""
+        if not self.pending:
+            return
+        writes, self.pending = self.pending, []
+
+        def write_all(tx: StoreTx) -> None:
+            for write in writes:
+                write(tx)
+
+        self.last = self.store.submit(write_all)
 
     def _events(self, *events: NewEvent) -> None:
         def write(tx: StoreTx) -> None:
@@ -282,5 +296,6 @@ class FactSink:
         self._events(NewEvent(f"log:{level}", self.session_id, {"message": message, **data}))
 
     async def flush(self) -> None:
+        self.commit()
         if self.last is not None:
             await asyncio.wrap_future(self.last)

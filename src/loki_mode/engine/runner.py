@@ -29,6 +29,7 @@ from loki_mode.store import Control, Store, StoreTx
 
 log = logging.getLogger("loki.engine")
 STDERR_TAIL = 50
+READ_CHUNK = 256 * 1024
 
 
 class Stop(Exception):
@@ -343,12 +344,25 @@ class Runner:
         with (logs / f"iteration-{self.iteration}.log").open("w", encoding="utf-8") as out:
 
             async def read_stdout() -> None:
+                # Whatever the pipe holds is read at once and committed as one unit.
                 assert proc.stdout is not None
-                async for raw in proc.stdout:
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                rest = b""
+                while chunk := await proc.stdout.read(READ_CHUNK):
+                    *lines, rest = (rest + chunk).split(b"\n")
+                    if len(rest) > process.STREAM_LIMIT:  # a runaway line is cut, not hoarded
+                        lines.append(rest)
+                        rest = b""
+                    for raw in lines:
+                        line = raw.decode("utf-8", "replace").rstrip("\r")
+                        out.write(line + "\n")
+                        sink.feed(parser.feed(line))
+                    sink.commit()
+                if rest:
+                    line = rest.decode("utf-8", "replace").rstrip("\r")
                     out.write(line + "\n")
                     sink.feed(parser.feed(line))
                 sink.feed(parser.finish())
+                sink.commit()
 
             async def read_stderr() -> None:
                 assert proc.stderr is not None
@@ -359,6 +373,7 @@ class Runner:
                     del tail[:-STDERR_TAIL]
                     if self.verbose:
                         sink.log("debug", line, stream="stderr")
+                        sink.commit()
 
             async def watch_controls() -> None:
                 nonlocal stop_reason
