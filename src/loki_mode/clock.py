@@ -5,9 +5,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+_last: tuple[int, str] = (-1, "")
+
 
 def now_iso() -> str:
-    return iso(time.time())
+    # Bursts of events share a millisecond; formatting a datetime costs more than the rest.
+    global _last
+    ms = int(time.time() * 1000)
+    if ms != _last[0]:
+        _last = (ms, iso(ms / 1000))
+    return _last[1]
 
 
 def iso(epoch: float) -> str:

@@ -70,7 +70,7 @@ class FactSink:
         self.verbose = verbose
         self.state = IterationState(phase=phase)
         self.last: Future[Any] | None = None
-        self.pending: list[Callable[[StoreTx], Any]] = []
+        self.pending: list[Callable[[StoreTx], Any] | NewEvent] = []
 
     def _agent(self, agent_id: str | None) -> str:
         """Sub-agent ids are only unique within one run (Codex item ids), so scope them."""
@@ -78,6 +78,9 @@ class FactSink:
 
     def _write(self, fn: Callable[[StoreTx], Any]) -> None:
         self.pending.append(fn)
+
+    def _events(self, *events: NewEvent) -> None:
+        self.pending.extend(events)
 
     def commit(self) -> None:
         """Queue everything fed since the last commit as one write."""
@@ -87,16 +90,12 @@ class FactSink:
 
         def write_all(tx: StoreTx) -> None:
             for write in writes:
-                write(tx)
+                if isinstance(write, NewEvent):
+                    tx.append(write)
+                else:
+                    write(tx)
 
         self.last = self.store.submit(write_all)
-
-    def _events(self, *events: NewEvent) -> None:
-        def write(tx: StoreTx) -> None:
-            for e in events:
-                tx.append(e)
-
-        self._write(write)
 
     def feed(self, facts: list[Fact]) -> None:
         for fact in facts:

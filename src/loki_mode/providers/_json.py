@@ -6,18 +6,20 @@ returns an empty value of the asked-for type instead of raising.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 Json = dict[str, Any]
+_decode = msgspec.json.Decoder().decode
 
 
 def decode(line: str) -> Json | None:
     """The JSON object on `line`, or None for plain text, other JSON values and broken JSON."""
     try:
-        value = json.loads(line)
-    except ValueError:
+        value = _decode(line)
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
 

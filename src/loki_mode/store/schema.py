@@ -97,16 +97,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_session ON events(session_id, seq);
     CREATE INDEX events_type ON events(type, seq);
 
+    -- Kept by the writer, a batch at a time: a per-row trigger would double the cost
+    -- of every append.
     CREATE TABLE event_counts (
         type TEXT PRIMARY KEY,
         n INTEGER NOT NULL
     ) WITHOUT ROWID;
-    CREATE TRIGGER events_ins AFTER INSERT ON events BEGIN
-        INSERT INTO event_counts VALUES (NEW.type, 1) ON CONFLICT DO UPDATE SET n = n + 1;
-    END;
-    CREATE TRIGGER events_del AFTER DELETE ON events BEGIN
-        UPDATE event_counts SET n = n - 1 WHERE type = OLD.type;
-    END;
 
     CREATE TABLE controls (
         id TEXT PRIMARY KEY,

@@ -214,7 +214,7 @@ class SQLiteStore:
                 since_prune += self._commit(conn, tx, work)
                 if self._retention is not None and since_prune >= 1000:
                     since_prune = 0
-                    self._prune(conn, tx.next_seq - 1 - self._retention)
+                    self._prune(conn, tx, tx.next_seq - 1 - self._retention)
             if None in batch:
                 conn.close()
                 return
@@ -229,7 +229,7 @@ class SQLiteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, future in work:
-                mark_seq, mark_len = tx.next_seq, len(tx.appended)
+                mark_seq, mark_len, mark_inserted = tx.next_seq, len(tx.appended), tx.inserted
                 conn.execute("SAVEPOINT w")
                 try:
                     result = fn(tx)
@@ -238,6 +238,7 @@ class SQLiteStore:
                     conn.execute("RELEASE w")
                     tx.next_seq = mark_seq
                     del tx.appended[mark_len:]
+                    tx.inserted = mark_inserted
                     outcomes.append(
                         (
                             future,
@@ -248,17 +249,19 @@ class SQLiteStore:
                 else:
                     conn.execute("RELEASE w")
                     outcomes.append((future, result, None))
+            tx.insert_events()
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             tx.next_seq -= len(tx.appended)
             tx.appended.clear()
+            tx.inserted = 0
             for _, future in work:
                 if not future.done():
                     future.set_exception(StoreError(f"commit failed: {exc}"))
             return 0
-        appended, tx.appended = tx.appended, []
+        appended, tx.appended, tx.inserted = tx.appended, [], 0
         if appended and self._loop is not None:
             for listener in self._listeners:
                 self._loop.call_soon_threadsafe(listener, appended)
@@ -269,9 +272,17 @@ class SQLiteStore:
                 future.set_exception(error)
         return len(appended)
 
-    def _prune(self, conn: sqlite3.Connection, below: int) -> None:
-        if below > 0:
+    def _prune(self, conn: sqlite3.Connection, tx: SqliteTx, below: int) -> None:
+        if below <= 0:
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            tx.forget_events("seq <= ?", (below,))
             conn.execute("DELETE FROM events WHERE seq <= ?", (below,))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     # --- reads -----------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections import Counter
 from typing import Any
 
 import msgspec
@@ -44,6 +45,7 @@ class SqliteTx:
         self.conn = conn
         self.next_seq = next_seq
         self.appended: list[StoredEvent] = []
+        self.inserted = 0  # how many of `appended` are written to the events table
 
     def insert_session(
         self,
@@ -112,6 +114,8 @@ class SqliteTx:
         return dict(zip(keys, row or (0, 0, 0, 0, 0.0), strict=True))
 
     def delete_session(self, session_id: str) -> bool:
+        self.insert_events()
+        self.forget_events("session_id = ?", (session_id,))
         for table in ("tasks", "agents", "events", "controls"):
             self.conn.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
         self.conn.execute("DELETE FROM task_counts WHERE session_id = ?", (session_id,))
@@ -248,15 +252,37 @@ class SqliteTx:
                 "data": event.data,
             }
         )
-        level = event.level
-        self.conn.execute(
-            "INSERT INTO events (seq, type, session_id, level, payload) VALUES (?, ?, ?, ?, ?)",
-            (seq, event.type, event.session_id, level, payload),
-        )
         self.next_seq = seq + 1
-        stored = StoredEvent(seq, event.type, event.session_id, level, payload)
+        stored = StoredEvent(seq, event.type, event.session_id, event.level, payload)
         self.appended.append(stored)
         return stored
+
+    def insert_events(self) -> None:
+        """Write the events appended since the last call: one statement for the whole batch."""
+        rows = self.appended[self.inserted :]
+        if not rows:
+            return
+        self.conn.executemany(
+            "INSERT INTO events (seq, type, session_id, level, payload) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        self.conn.executemany(
+            "INSERT INTO event_counts VALUES (?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            Counter(e.type for e in rows).items(),
+        )
+        self.inserted = len(self.appended)
+
+    def forget_events(self, where: str, params: tuple[Any, ...]) -> None:
+        """Take the events about to be deleted off the counts."""
+        self.conn.executemany(
+            "UPDATE event_counts SET n = n - ? WHERE type = ?",
+            [
+                (n, type_)
+                for type_, n in self.conn.execute(
+                    f"SELECT type, COUNT(*) FROM events WHERE {where} GROUP BY type", params
+                )
+            ],
+        )
 
     def add_control(self, session_id: str, kind: str, payload: dict[str, Any]) -> str:
         control_id = new_id("ctl")
