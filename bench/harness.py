@@ -142,7 +142,8 @@ def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
     started: list[Server] = []
     try:
         for server in servers:
-            started.append(server.start())
+            started.append(server)  # a server that never became ready is stopped too
+            server.start()
         yield servers
     finally:
         for server in reversed(started):
@@ -247,6 +248,7 @@ class Config:
     duration: float = 5.0  # wrk seconds per measurement, benchmark 1
     scale_duration: float = 3.0  # wrk seconds per endpoint, benchmark 2
     connections: int = 50
+    warmup: bool = True  # an unmeasured 1 s wrk run per target first
     scales: tuple[int, ...] = (1_000, 10_000, 100_000)  # tasks in the store
     events_per_task: int = 10
     sessions: int = 100
@@ -263,6 +265,7 @@ class Config:
         return cls(
             runs=1,
             duration=1.0,
+            warmup=False,
             scale_duration=1.0,
             scales=(300, 1_200),
             events_per_task=2,

@@ -73,10 +73,10 @@ async def _drain(stream: sse.Stream, tally: Tally, expected: int) -> None:
         if block is None:
             return
         now = time.monotonic()
+        tally.frames += block.count(OUTPUT)
         found = LINE.findall(block)
         if not found:
             continue
-        tally.frames += block.count(OUTPUT)
         if tally.count == 0:
             tally.first_at = now
         n, last = tally.count, tally.last_id
@@ -98,13 +98,13 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*(sse.wait_connected(s) for s in streams))
         emit({"ready": True})
         tallies = [Tally() for _ in streams]
-        cpu0 = time.process_time()
-        started = time.monotonic()
-        session = await start_session(args.port, {"maxIterations": 1})
         readers = [
             asyncio.ensure_future(_drain(s, t, args.lines))
             for s, t in zip(streams, tallies, strict=True)
         ]
+        cpu0 = time.process_time()
+        started = time.monotonic()
+        session = await start_session(args.port, {"maxIterations": 1})
         _, late = await asyncio.wait(readers, timeout=args.timeout)
         for task in late:
             task.cancel()

@@ -41,7 +41,7 @@ def measure(
     cfg: Config, servers: dict[str, Server], paths: tuple[str, ...], duration: float
 ) -> dict[tuple[str, str], list[float]]:
     """Rates per (server, path), one wrk run each per round; any non-2xx is an error."""
-    for server in servers.values():  # warm-up
+    for server in servers.values() if cfg.warmup else ():
         for path in paths:
             wrk.run(server.url + path, duration=1, connections=cfg.connections)
     rates: dict[tuple[str, str], list[float]] = {}

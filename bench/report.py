@@ -37,6 +37,12 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def load_figures(facts: dict[str, str]) -> list[str]:
+    return [
+        x.strip() for k, v in facts.items() if k.startswith("Load average") for x in v.split("→")
+    ] or ["0"]
+
+
 def load_average() -> str:
     """Other work on the machine skews every number; the report says how busy it was."""
     return f"{os.getloadavg()[0]:.2f}"
@@ -101,10 +107,19 @@ def markdown(rows: Sequence[Row], facts: dict[str, str], cfg: Config, command: s
     for row in rows:
         bench = row.bench if row.bench != last else ""
         last = row.bench
-        cells = (bench, row.metric, row.measured, row.goal, f"**{row.result}**")
+        result = row.result if row.ok is None and not row.error else f"**{row.result}**"
+        cells = (bench, row.metric, row.measured, row.goal, result)
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     out += ["", "## Machine", "", "| | |", "| --- | --- |"]
     out += [f"| {k} | {_cell(v)} |" for k, v in facts.items()]
+    busiest = max(float(v) for v in load_figures(facts))
+    if busiest > (os.cpu_count() or 1) / 2:
+        out += [
+            "",
+            f"The machine was busy with other work during this run (load average up to"
+            f" {busiest:.1f} on {os.cpu_count()} cores): rates are lower and noisier than on a"
+            " quiet machine. Ratios measured in the same rounds suffer least.",
+        ]
     out += ["", HOW.strip(), ""]
     return "\n".join(out)
 

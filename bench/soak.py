@@ -8,9 +8,11 @@ One real server; for the whole time, in parallel:
   (half close cleanly, half with a reset);
 - a reader polling the list, task, status and health endpoints.
 The server's file descriptors, threads, child processes and RSS are taken after a
-warm-up (the first 10% of the time, 5-30 s) and at the end, each time once the
+warm-up (the first 10% of the time, 5-30 s; half of a run shorter than 10 s) and at the end, each time once the
 load has stopped and the server is idle. Fails (exit 1) when any of them grew by
-more than 5%, any response was a 5xx, or a session did not end in time.
+more than 5%, any response was a 5xx, a session did not end in time, or the server
+kept subscribers, sessions or children after the load stopped; exit 2 means the
+harness itself could not run.
 """
 
 from __future__ import annotations
@@ -190,16 +192,16 @@ def _grew(start: float, end: float) -> bool:
 
 
 async def soak(
-    pid: int, port: int, projects: list[Path], seconds: float, streams: int
+    pid: int, port: int, projects: list[Path], args: argparse.Namespace
 ) -> tuple[ProcStats, ProcStats, Tally]:
-    load = Load(port, projects, streams)
-    warm = min(max(seconds * 0.1, 5.0), 30.0)
+    load = Load(port, projects, args.subscribers)
+    warm = min(max(args.seconds * 0.1, min(5.0, args.seconds / 2)), 30.0)
     try:
         await load.run_for(warm)
-        await load.quiesce(pid)
+        await load.quiesce(pid, args.settle_timeout)
         start = ProcStats.of(pid)
-        await load.run_for(max(seconds - warm, 1.0))
-        await load.quiesce(pid)
+        await load.run_for(max(args.seconds - warm, 1.0))
+        await load.quiesce(pid, args.settle_timeout)
         end = ProcStats.of(pid)
     finally:
         await load.client.aclose()
@@ -244,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=300.0, help="how long to run [300]")
     p.add_argument("--workers", type=int, default=4, help="projects with a session loop each [4]")
     p.add_argument("--subscribers", type=int, default=20, help="SSE clients churning at once [20]")
+    p.add_argument("--settle-timeout", type=float, default=60.0,
+                   help="how long the server may take to become idle after the load [60]")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the work folder (server log, store)")
     args = p.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -258,10 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         server = loki_server(workdir, root, env, "soak")
         with running(server):
             console.print(f"soak: {args.seconds:g} s against {server.url}, {len(projects)} workers")
-            start, end, tally = asyncio.run(
-                soak(server.pid, server.port, projects, args.seconds, args.subscribers)
-            )
+            start, end, tally = asyncio.run(soak(server.pid, server.port, projects, args))
         ok = report(start, end, tally, console)
+    except Exception as exc:  # the harness itself broke: not a verdict on the server
+        console.print(f"[bold red]soak could not run:[/] {type(exc).__name__}: {exc}")
+        return 2
     finally:
         if args.keep:
             console.print(f"work folder kept: {workdir}")

@@ -13,6 +13,7 @@ coverage, fuzzing and stateful phases, positive and negative data, all checks.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -69,34 +70,43 @@ def _config(live: LiveServer) -> schemathesis.Config:
     )
 
 
-def _failures(stream: Any) -> tuple[list[str], list[str], set[str]]:
-    """Every failed check, every error and every operation tested, from the engine's events."""
-    failures: list[str] = []
-    errors: list[str] = []
-    tested: set[str] = set()
+@dataclass
+class Run:
+    failures: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    tested: set[str] = field(default_factory=set)  # operation labels
+    checks: set[str] = field(default_factory=set)  # names of the checks that ran
+    phases: dict[str, str] = field(default_factory=dict)  # phase -> status
+
+
+def _collect(stream: Any) -> Run:
+    """Failures, errors, coverage and phases, from the engine's events."""
+    run = Run()
     for event in stream:
         if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
             recorder = event.recorder
             for case_id, checks in recorder.checks.items():
                 case = recorder.cases[case_id].value
-                tested.add(case.operation.label)
+                run.tested.add(case.operation.label)
                 for check in checks:
+                    run.checks.add(check.name)
                     if check.status == Status.FAILURE and check.failure_info is not None:
-                        response = recorder.interactions.get(case_id)
-                        status = (
-                            response.response.status_code if response and response.response else "?"
-                        )
-                        failures.append(
-                            f"{check.name}: {case.operation.label} -> {status}\n"
+                        interaction = recorder.interactions.get(case_id)
+                        response = interaction.response if interaction else None
+                        run.failures.append(
+                            f"{check.name}: {case.operation.label} -> "
+                            f"{response.status_code if response else '?'}\n"
                             f"{check.failure_info.failure}\n{check.failure_info.code_sample}"
                         )
+        elif isinstance(event, events.PhaseFinished):
+            run.phases[event.phase.name.value] = event.status.value
         elif isinstance(event, events.NonFatalError):
-            errors.append(f"{event.label}: {event.info.format()}")
+            run.errors.append(f"{event.label}: {event.info.format()}")
         elif isinstance(event, events.FatalError):
-            errors.append(f"fatal: {event.exception!r}")
+            run.errors.append(f"fatal: {event.exception!r}")
         elif isinstance(event, events.EngineFinished):
-            failures.extend(str(f) for f in event.failures)
-    return failures, errors, tested
+            run.failures.extend(str(f) for f in event.failures)
+    return run
 
 
 def _point_at_real_files(schema: Any, live: LiveServer) -> None:
@@ -129,16 +139,13 @@ def test_served_contract_holds_under_every_check(live: LiveServer) -> None:
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.yaml", config=_config(live))
     schema = schema.exclude(path="/api/events")
     _point_at_real_files(schema, live)
-    failures, errors, tested = _failures(schemathesis.engine.from_schema(schema).execute())
-    assert not errors, "\n\n".join(errors)
-    assert not failures, "\n\n".join(dict.fromkeys(failures))
-    documented = {op.ok().label for op in schema.get_all_operations()}
-    assert tested == documented, documented - tested
-
-
-def test_every_builtin_check_is_known() -> None:
-    load_all_checks()
-    names = {check.__name__ for check in CHECKS.get_all()}
+    run = _collect(schemathesis.engine.from_schema(schema).execute())
+    assert not run.errors, "\n\n".join(run.errors)
+    assert not run.failures, "\n\n".join(dict.fromkeys(run.failures))
+    # Nothing was quietly left out: every operation, every phase, the checks that matter.
+    assert run.tested == {op.ok().label for op in schema.get_all_operations()}
+    for phase in ("examples", "coverage", "fuzzing", "stateful"):
+        assert run.phases.get(phase) == "success", run.phases
     assert {
         "not_a_server_error",
         "status_code_conformance",
@@ -151,4 +158,11 @@ def test_every_builtin_check_is_known() -> None:
         "ensure_resource_availability",
         "unsupported_method",
         "allow_header_conformance",
-    } <= names
+    } <= run.checks
+
+
+def test_every_check_is_enabled(live: LiveServer) -> None:
+    load_all_checks()
+    checks = _config(live).projects.get_default().checks
+    names = [check.__name__ for check in CHECKS.get_all()]
+    assert names and all(checks.get_by_name(name=name).enabled for name in names)

@@ -80,7 +80,7 @@ BAD_STARTS = {
     "missing prd": {"prdPath": "missing.md"},
     "prd outside by ..": {"prdPath": "../outside/secret.md"},
     "prd outside by symlink": {"prdPath": "escape.md"},
-    "prd absolute outside": {"prdPath": "/etc/hostname"},
+    "prd absolute outside": {"prdPath": "/etc/passwd"},
     "prd is a folder": {"prdPath": "docs"},
     "prd empty": {"prdPath": ""},
     "project missing": {"projectDir": "/nonexistent/project"},
@@ -117,7 +117,8 @@ MALFORMED = {
     "array": b"[]",
     "null": b"null",
     "string": b'"claude"',
-    "not UTF-8": b'{"provider": "\xff"}',
+    "not UTF-8": b'{"provider": "\xff"}',  # was a 500
+    "whitespace only": b" \n",  # was taken for "no body" and started a session
 }
 
 

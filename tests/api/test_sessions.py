@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -254,7 +256,8 @@ def test_pause_resume_input_and_stop_a_running_session(world: World) -> None:
 
 def test_delete_removes_the_session_its_tasks_agents_and_events(world: World) -> None:
     client = world.client
-    keep = dry_run(client, projectDir=str(world.folder("keep", {"PRD.md": PRD})))["id"]
+    keep = start(client, projectDir=str(world.folder("keep", {"PRD.md": PRD})))
+    finished(client, keep)
     folder = world.folder("doomed", {"PRD.md": PRD})
     doomed = start(client, projectDir=str(folder))
     finished(client, doomed)
@@ -293,6 +296,16 @@ def test_delete_removes_the_session_its_tasks_agents_and_events(world: World) ->
     assert client.get("/api/status").json()["sessions"]["completed"] == completed - 1
     for listing in ("/api/tasks/active", "/api/tasks/queue"):
         assert all(t["sessionId"] != doomed for t in client.get(listing).json()["tasks"])
+    # Gone from the store itself, not only hidden by the API (agents have no global listing).
+    with contextlib.closing(
+        sqlite3.connect(f"file:{world.project / '.loki' / 'loki.db'}?mode=ro", uri=True)
+    ) as db:
+        for table in ("sessions", "tasks", "agents", "events", "controls"):
+            column = "id" if table == "sessions" else "session_id"
+            count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (doomed,))
+            assert count.fetchone() == (0,), table
+        kept = db.execute("SELECT COUNT(*) FROM agents WHERE session_id = ?", (keep,))
+        assert kept.fetchone() == (2,)
     # Nothing else went with it.
     assert session(client, keep)["status"] == "completed"
     assert client.get(f"/api/sessions/{keep}/tasks").json()["pagination"]["total"] == 4

@@ -32,7 +32,7 @@ def _rt(request: Request) -> Runtime:
 
 async def decode_body(request: Request, model: type[T], *, optional: bool = False) -> T:
     body = await request.body()
-    if not body.strip():
+    if not body:  # no body at all; whitespace alone is malformed JSON
         if optional:
             return msgspec.json.decode(b"{}", type=model)
         raise ValidationProblem("A JSON request body is required")
