@@ -18,6 +18,7 @@ def test_demo_runs_a_whole_session_without_a_provider(tmp_path: Path) -> None:
     project = tmp_path / "demo"
     env = {k: v for k, v in fake_env().items() if not k.startswith("LOKI_")}
     env["PATH"] = "/usr/bin:/bin"  # no provider CLI anywhere
+    env["COLUMNS"] = "200"
     result = subprocess.run(
         [
             sys.executable,
