@@ -66,7 +66,7 @@ def test_metrics_count_open_event_streams(server: LiveServer) -> None:
         httpx.stream("GET", f"{server.url}/api/events", timeout=10) as stream,
     ):
         next(stream.iter_lines())
-        value = wait_for(lambda: _samples(client)[("loki_sse_subscribers", ())] or None)
+        value = wait_for(lambda: _samples(client)[("loki_sse_subscribers", ())] or None, timeout=40)
         assert value == 1
 
 

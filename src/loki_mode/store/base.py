@@ -97,6 +97,8 @@ class StoreTx(Protocol):
 
 class Store(Protocol):
     path: Path | None
+    version: int
+    """Changes after every commit: equal versions mean equal data (read caches key on it)."""
 
     async def open(self) -> None: ...
 

@@ -149,6 +149,7 @@ class SQLiteStore:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read: sqlite3.Connection | None = None
+        self.version = 0  # bumped by the writer after every commit
 
     # --- lifecycle -------------------------------------------------------
 
@@ -251,6 +252,7 @@ class SQLiteStore:
                     outcomes.append((future, result, None))
             tx.insert_events()
             conn.execute("COMMIT")
+            self.version += 1  # after the commit: a reader never pairs new data with an old version
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -280,6 +282,7 @@ class SQLiteStore:
             tx.forget_events("seq <= ?", (below,))
             conn.execute("DELETE FROM events WHERE seq <= ?", (below,))
             conn.execute("COMMIT")
+            self.version += 1
         except sqlite3.Error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -8,6 +8,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from loki_mode.api import params
+from loki_mode.api.cache import cached
 from loki_mode.api.responses import JSON, problem
 from loki_mode.api.stream import EventStream
 from loki_mode.errors import ApiProblem, ValidationProblem
@@ -80,6 +81,6 @@ async def stats(request: Request) -> Response:
 
 routes = [
     Route("/api/events", StreamEndpoint(), methods=["GET"]),
-    Route("/api/events/history", history, methods=["GET"]),
+    Route("/api/events/history", cached(history), methods=["GET"]),
     Route("/api/events/stats", stats, methods=["GET"]),
 ]

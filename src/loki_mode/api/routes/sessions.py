@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from loki_mode.api.cache import cached
 from loki_mode.api.responses import JSON
 from loki_mode.errors import SessionNotFound, ValidationProblem
 from loki_mode.models import (
@@ -125,13 +126,13 @@ async def list_agents(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/sessions", list_sessions, methods=["GET"]),
+    Route("/api/sessions", cached(list_sessions), methods=["GET"]),
     Route("/api/sessions", start_session, methods=["POST"]),
-    Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
+    Route("/api/sessions/{session_id}", cached(get_session), methods=["GET"]),
     Route("/api/sessions/{session_id}", delete_session, methods=["DELETE"]),
     Route("/api/sessions/{session_id}/stop", stop_session, methods=["POST"]),
     Route("/api/sessions/{session_id}/pause", pause_session, methods=["POST"]),
     Route("/api/sessions/{session_id}/resume", resume_session, methods=["POST"]),
     Route("/api/sessions/{session_id}/input", inject_input, methods=["POST"]),
-    Route("/api/sessions/{session_id}/agents", list_agents, methods=["GET"]),
+    Route("/api/sessions/{session_id}/agents", cached(list_agents), methods=["GET"]),
 ]

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loki_mode.api import params
+from loki_mode.api.cache import cached
 from loki_mode.api.responses import JSON
 from loki_mode.api.routes.sessions import require_session
 from loki_mode.errors import TaskNotFound
@@ -70,9 +71,9 @@ async def queued_tasks(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/sessions/{session_id}/tasks", session_tasks, methods=["GET"]),
-    Route("/api/sessions/{session_id}/tasks/{task_id}", get_task, methods=["GET"]),
-    Route("/api/tasks", all_tasks, methods=["GET"]),
-    Route("/api/tasks/active", active_tasks, methods=["GET"]),
-    Route("/api/tasks/queue", queued_tasks, methods=["GET"]),
+    Route("/api/sessions/{session_id}/tasks", cached(session_tasks), methods=["GET"]),
+    Route("/api/sessions/{session_id}/tasks/{task_id}", cached(get_task), methods=["GET"]),
+    Route("/api/tasks", cached(all_tasks), methods=["GET"]),
+    Route("/api/tasks/active", cached(active_tasks), methods=["GET"]),
+    Route("/api/tasks/queue", cached(queued_tasks), methods=["GET"]),
 ]
