@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
 from collections.abc import Callable
 
@@ -22,6 +23,8 @@ from loki_mode.runtime import Runtime
 from loki_mode.settings import Settings
 
 log = logging.getLogger("loki")
+STREAM_FLUSH = 0.2  # seconds for open streams to send the sessions' final events
+DRAIN_GRACE = 5.0  # seconds granted to connections to drain once the server stops
 
 
 def is_loopback_host(host: str) -> bool:
@@ -56,18 +59,27 @@ async def serve(settings: Settings, on_ready: Callable[[], None] | None = None) 
         backlog=2048,
     )
     loop = asyncio.get_running_loop()
-    stopping = False
+    stopping: asyncio.Task[None] | None = None
 
-    def shutdown() -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        log.info("shutting down: closing event streams and stopping sessions")
+    async def graceful() -> None:
+        log.info("shutting down: stopping sessions, then closing event streams")
+        await runtime.engine.stop()  # open streams still carry the sessions' last events
+        await asyncio.sleep(STREAM_FLUSH)
         if runtime.shutting_down is not None:
             runtime.shutting_down.set()
         runtime.bus.close_all()
         server.stop()  # type: ignore[no-untyped-call]
+        # granian waits for every connection to drain; a client that stopped reading
+        # would hold the process forever. Everything is in the store by now.
+        await asyncio.sleep(DRAIN_GRACE)
+        log.warning("connections did not drain within %.0f s; exiting anyway", DRAIN_GRACE)
+        await runtime.stop()
+        os._exit(0)
+
+    def shutdown() -> None:
+        nonlocal stopping
+        if stopping is None:
+            stopping = asyncio.ensure_future(graceful())
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown)

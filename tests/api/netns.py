@@ -25,6 +25,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -41,10 +42,10 @@ for req in spec["requests"]:
     body = req.get("body")
     conn.request(req["method"], req["path"], body=body.encode() if body is not None else None,
                  headers=req.get("headers") or {})
-    peer = conn.sock.getsockname()[0]
+    local = conn.sock.getsockname()[0]  # the peer address the server sees
     resp = conn.getresponse()
     out.append({"status": resp.status, "headers": [[k.lower(), v] for k, v in resp.getheaders()],
-                "body": resp.read().decode("utf-8", "replace"), "from": peer})
+                "body": resp.read().decode("utf-8", "replace"), "from": local})
     conn.close()
 json.dump(out, sys.stdout)
 """
@@ -64,7 +65,7 @@ class Reply:
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k == name.lower()), None)
 
-    def json(self) -> object:
+    def json(self) -> Any:
         return json.loads(self.body)
 
 
@@ -119,7 +120,7 @@ def _addresses_in_use() -> set[ipaddress.IPv4Address]:
     for line in done.stdout.splitlines():
         parts = line.split()
         if "inet" in parts:
-            found.add(ipaddress.ip_interface(parts[parts.index("inet") + 1]).ip)
+            found.add(ipaddress.IPv4Interface(parts[parts.index("inet") + 1]).ip)
     return found
 
 
@@ -163,6 +164,9 @@ def _local_address() -> str:
         candidates += [str(a) for a in sorted(_addresses_in_use()) if not a.is_loopback]
     with suppress(OSError):
         candidates.append(socket.gethostbyname(socket.gethostname()))
+    with suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("198.51.100.1", 9))  # picks the outgoing address; sends nothing
+        candidates.append(probe.getsockname()[0])
     for addr in candidates:
         if ipaddress.ip_address(addr).is_loopback or ipaddress.ip_address(addr) in SUBNET:
             continue

@@ -106,16 +106,17 @@ class EventReader:
     def ids(self) -> list[int]:
         return [int(e["id"]) for e in self.events()]
 
-    def wait(self, predicate: Callable[[list[dict[str, Any]]], T], timeout: float = 20) -> T:
+    def wait(self, predicate: Callable[[list[dict[str, Any]]], T | None], timeout: float = 20) -> T:
         """Wait until `predicate(events)` is truthy; return it. Fails early if the stream ended."""
 
-        def check() -> T:
+        def check() -> T | None:
             value = predicate(self.events())
             if not value and self.ended.is_set():
                 raise AssertionError(f"the stream ended first ({self.error!r})")
             return value
 
-        return wait_for(check, timeout=timeout)
+        found: T = wait_for(check, timeout=timeout)
+        return found
 
     def wait_count(self, n: int, timeout: float = 20) -> list[dict[str, Any]]:
         return self.wait(lambda events: events if len(events) >= n else None, timeout)
@@ -502,14 +503,16 @@ class StalledReader:
         self.response = self.conn.getresponse()
         assert self.response.status == 200
 
-    def drain(self) -> list[dict[str, Any]]:
-        """Read until the server ends the response; return the log events it carried."""
+    def drain(self, last: int) -> list[dict[str, Any]]:
+        """Read until the server ends the response (or event `last` came after all)."""
         parser = SSEParser()
-        messages: list[SSEMessage] = []
+        events: list[dict[str, Any]] = []
         while chunk := self.response.read1(65536):
-            messages.extend(parser.feed(chunk))
+            events += [json.loads(m.data) for m in parser.feed(chunk) if m.id is not None]
+            if events and int(events[-1]["id"]) >= last:
+                break  # never cut off: the assertions say so
         self.conn.close()
-        return [json.loads(m.data) for m in messages if m.id is not None]
+        return events
 
 
 def test_slow_reader_is_cut_off_without_holding_up_a_fast_one(project: Path) -> None:
@@ -533,7 +536,7 @@ def test_slow_reader_is_cut_off_without_holding_up_a_fast_one(project: Path) -> 
                 assert total > FLOOD
                 assert fast.ids() == list(range(1, total + 1))  # every event, in order, once
                 assert subscribers(c) == 2  # the slow one is still there, unread
-            cut = stalled.drain()  # it reads again: what was sent, then the end
+            cut = stalled.drain(total)  # it reads again: what was sent, then the end
             print(f"slow reader got {len(cut)} of {total} events before it was cut off")
             assert cut, "the slow reader got nothing at all"
             assert ids(cut) == list(range(1, len(cut) + 1))

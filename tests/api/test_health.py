@@ -128,6 +128,7 @@ def test_status_reports_version_providers_sessions_events_and_system(
         "providers",
         "sessions",
         "events",
+        "readCache",
         "system",
     }
     assert status["version"] == __version__

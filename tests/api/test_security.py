@@ -9,6 +9,8 @@ remote socket: a network namespace, or a local non-loopback address (`netns.py`)
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api import netns
+from tests.api import assert_api_error, finished, netns
 from tests.conftest import LiveServer, fake_env, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -69,24 +71,6 @@ def sessions_total(live: LiveServer) -> int:
         return int(c.get("/api/sessions").json()["total"])
 
 
-def wait_done(c: httpx.Client, sid: str) -> str:
-    def status() -> str | None:
-        s = c.get(f"/api/sessions/{sid}").json()["session"]["status"]
-        return s if s in ("completed", "failed", "stopped") else None
-
-    return str(wait_for(status, timeout=15))
-
-
-def assert_api_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error", "code", "details"}
-    assert body["code"] == code
-    assert isinstance(body["error"], str) and body["error"]
-    return body
-
-
 # --- DNS rebinding: the Host header ----------------------------------------------------
 
 FOREIGN_HOSTS = ["evil.example", "evil.example:8420", "127.0.0.1.evil.example", "localhost.evil"]
@@ -127,7 +111,7 @@ def test_foreign_host_with_valid_token_is_served(guarded: LiveServer, auth: dict
         assert listed.status_code == 200, listed.text
         started = c.post("/api/sessions", json=DRY_RUN, headers={"host": "evil.example", **auth})
         assert started.status_code == 201, started.text
-        assert wait_done(c, started.json()["sessionId"]) == "completed"
+        assert finished(c, started.json()["sessionId"])["status"] == "completed"
 
 
 @pytest.mark.parametrize(
@@ -197,7 +181,7 @@ def test_cross_origin_requests_cannot_steer_an_existing_session(plain: LiveServe
         assert "access-control-allow-origin" not in listed.headers
         assert c.get(f"/api/sessions/{sid}").json()["session"]["status"] in ("starting", "running")
         assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
-        assert wait_done(c, sid) == "stopped"
+        assert finished(c, sid)["status"] == "stopped"
 
 
 @pytest.mark.parametrize(
@@ -223,22 +207,46 @@ def test_json_content_type_with_parameters_is_accepted(plain: LiveServer) -> Non
             headers={"content-type": "Application/JSON; charset=utf-8"},
         )
         assert response.status_code == 201, response.text
-        assert wait_done(c, response.json()["sessionId"]) == "completed"
+        assert finished(c, response.json()["sessionId"])["status"] == "completed"
+
+
+def post_unfinished(
+    live: LiveServer, headers: dict[str, str], body: bytes = b""
+) -> tuple[int, dict[str, object]]:
+    """POST the headers and `body`, then wait for the answer without sending the rest.
+
+    Sending no more than the server will read keeps its early answer from being
+    lost to a reset (which a client still writing its body would provoke).
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
+    try:
+        conn.putrequest("POST", "/api/sessions")
+        for name, value in {**JSON_TYPE, **headers}.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        if body:
+            conn.send(body)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
 
 
 def test_oversized_bodies_are_413(plain: LiveServer) -> None:
-    big = b'{"prdPath": "' + b"a" * (1024 * 1024 + 10) + b'"}'
-
-    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while reading
-        for i in range(0, len(big), 65536):
-            yield big[i : i + 65536]
-
+    limit = 1024 * 1024
     before = sessions_total(plain)
-    with plain.client() as c:
-        response = c.post("/api/sessions", content=big, headers=JSON_TYPE)
-        assert_api_error(response, 413, "PAYLOAD_TOO_LARGE")
-        response = c.post("/api/sessions", content=chunks(), headers=JSON_TYPE)
-        assert_api_error(response, 413, "PAYLOAD_TOO_LARGE")
+    # Declared too big: refused from the headers alone.
+    status, body = post_unfinished(plain, {"content-length": str(limit + 1)})
+    assert (status, body["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    # Chunked, no length: refused once more than the limit has been read.
+    data = b'{"prdPath": "' + b"a" * limit
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(data[i : i + 65536]), data[i : i + 65536])
+        for i in range(0, len(data), 65536)
+    )
+    status, body = post_unfinished(plain, {"transfer-encoding": "chunked"}, chunks)
+    assert (status, body["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    assert set(body) == {"error", "code", "details"}
     assert sessions_total(plain) == before
 
 
@@ -320,7 +328,7 @@ def test_same_origin_requests_work(plain: LiveServer) -> None:
         assert started.status_code == 201, started.text
         sid = started.json()["sessionId"]
         assert c.get(f"/api/sessions/{sid}", headers={"origin": own}).status_code == 200
-        assert wait_done(c, sid) == "completed"
+        assert finished(c, sid)["status"] == "completed"
         # The same host on another port is another origin.
         other = f"http://127.0.0.1:{plain.port + 1}"
         response = c.post("/api/sessions", json=DRY_RUN, headers={"origin": other})
@@ -399,7 +407,7 @@ def test_prd_path_must_stay_inside_the_project(confined: tuple[LiveServer, Path]
     with live.client() as c:
         response = c.post("/api/sessions", json={"prdPath": prd.format(outside=outside), **DRY_RUN})
     body = assert_api_error(response, 422, "VALIDATION_ERROR")
-    assert body["details"].get("field") == "prdPath"  # type: ignore[union-attr]
+    assert body["details"].get("field") == "prdPath"
     assert sessions_total(live) == before
 
 
@@ -410,7 +418,7 @@ def test_prd_path_inside_the_project_is_accepted(confined: tuple[LiveServer, Pat
             response = c.post("/api/sessions", json={"prdPath": prd, **DRY_RUN})
             assert response.status_code == 201, response.text
             sid = response.json()["sessionId"]
-            assert wait_done(c, sid) == "completed"
+            assert finished(c, sid)["status"] == "completed"
             session = c.get(f"/api/sessions/{sid}").json()["session"]
             assert session["prdPath"] == str(live.project / "docs" / "PRD.md")
 
@@ -440,7 +448,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_that_authenticates(guarded: Live
         assert c.get("/api/sessions", headers=foreign).status_code == 200
         started = c.post("/api/sessions", json=DRY_RUN, headers=foreign)
         assert started.status_code == 201, started.text
-        assert wait_done(c, started.json()["sessionId"]) == "completed"
+        assert finished(c, started.json()["sessionId"])["status"] == "completed"
 
         out = c.delete("/api/auth")
         assert out.status_code == 204
@@ -475,7 +483,7 @@ def test_tokens_never_appear_in_the_log(project: Path) -> None:
         assert c.post("/api/auth", json={"token": WRONG}).status_code == 401
         sid = c.post("/api/sessions", json={"options": {"dryRun": True, "verbose": True}})
         assert sid.status_code == 201
-        assert wait_done(c, sid.json()["sessionId"]) == "completed"
+        assert finished(c, sid.json()["sessionId"])["status"] == "completed"
         c.get("/api/sessions", headers={"authorization": f"Bearer {WRONG}", "host": "x.example"})
         c.get("/api/nowhere", headers=bearer)
         c.post("/api/sessions", content=b"{not json", headers={**bearer, **JSON_TYPE})
@@ -491,6 +499,23 @@ def test_tokens_never_appear_in_the_log(project: Path) -> None:
             data = path.read_bytes()
             assert TOKEN.encode() not in data, path
             assert WRONG.encode() not in data, path
+
+
+def test_the_token_is_not_handed_to_provider_processes(guarded: LiveServer) -> None:
+    """Regression: providers inherited LOKI_API_TOKEN; an agent that ran `env` logged it."""
+    folder = guarded.project / "agent-env"
+    folder.mkdir()
+    (folder / ".fake-scenario").write_text("hang")
+    with guarded.client() as c:
+        started = c.post("/api/sessions", json={"projectDir": str(folder)})
+        assert started.status_code == 201, started.text
+        sid = started.json()["sessionId"]
+        pid = wait_for(lambda: c.get(f"/api/sessions/{sid}").json()["session"]["pid"])
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"LOKI_CLAUDE_CMD=" in environ  # the rest of the environment is passed on
+        assert b"LOKI_API_TOKEN" not in environ and TOKEN.encode() not in environ
+        assert c.post(f"/api/sessions/{sid}/stop").status_code == 200
+        assert finished(c, sid)["status"] == "stopped"
 
 
 # --- A real non-loopback client -----------------------------------------------------------
@@ -529,13 +554,10 @@ def test_non_loopback_client_needs_the_token(project: Path, remote: netns.Remote
         for reply in refusals:
             assert reply.status == 401, reply.body
             body = reply.json()
-            assert body == {
-                "error": "Missing or invalid API token",
-                "code": "UNAUTHORIZED",
-                "details": {},
-            }
-            assert reply.header("www-authenticate") == "Bearer"
-            assert all(TOKEN[4:12] not in v and WRONG[4:12] not in v for _, v in reply.headers)
+            assert body["code"] == "UNAUTHORIZED" and body["details"] == {}
+            assert reply.header("www-authenticate") == "Bearer"  # the scheme, and nothing more
+            for text in (reply.body, *(v for _, v in reply.headers)):
+                assert TOKEN[4:12] not in text and WRONG[4:12] not in text
         assert len({r.body for r in refusals}) == 1  # a wrong token looks like no token
         assert [r.status for r in served] == [200, 200, 200, 201]
         assert [r.status for r in health] == [200, 200, 200]

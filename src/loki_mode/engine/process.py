@@ -20,16 +20,21 @@ import psutil
 from loki_mode.errors import EngineError
 
 STREAM_LIMIT = 64 * 1024 * 1024  # longest line we accept from a CLI
+# Never handed to a provider: the agent runs arbitrary commands, and whatever it
+# prints (`env`, say) becomes an event that every reader of the log can see.
+WITHHELD_ENV = frozenset({"LOKI_API_TOKEN"})
 
 
 async def spawn(
     argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None
 ) -> asyncio.subprocess.Process:
+    source = os.environ if env is None else env
+    child_env = {k: v for k, v in source.items() if k not in WITHHELD_ENV}
     try:
         return await asyncio.create_subprocess_exec(
             *argv,
             cwd=cwd,
-            env=env,
+            env=child_env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

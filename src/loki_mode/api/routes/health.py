@@ -82,6 +82,10 @@ async def status(request: Request) -> Response:
                 "historySize": sum(event_counts.values()),
                 "lastEventId": str(await rt.store.last_seq()),
             },
+            "readCache": {
+                "hits": request.app.state.read_cache.hits,
+                "misses": request.app.state.read_cache.misses,
+            },
             "system": {
                 "platform": platform.platform(),
                 "python": sys.version.split()[0],
