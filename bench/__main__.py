@@ -18,7 +18,7 @@ from types import ModuleType
 from rich.console import Console
 
 from bench import fanout, ingest, latency, memory, overhead, report, scale
-from bench.harness import ROOT, Config, Row
+from bench.harness import ROOT, Config, Row, exit_on_sigterm
 
 BENCHMARKS: dict[str, ModuleType] = {
     "1": overhead,
@@ -92,6 +92,7 @@ def run(keys: list[str], cfg: Config, console: Console) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    exit_on_sigterm()
     console = Console(width=None if sys.stdout.isatty() else 180)
     load_before = report.load_average()
     workdir = Path(tempfile.mkdtemp(prefix="loki-bench-"))

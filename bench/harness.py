@@ -35,6 +35,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so `with running(...)` still stops every server."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def raise_nofile(want: int = 65536) -> int:
     """Raise this process's soft file limit towards `want` (children inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

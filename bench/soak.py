@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import sse
-from bench.harness import ProcStats, fake_env, loki_server, raise_nofile, running
+from bench.harness import ProcStats, exit_on_sigterm, fake_env, loki_server, raise_nofile, running
 
 TOLERANCE = 0.05
 TERMINAL = ("completed", "failed", "stopped")
@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="how long the server may take to become idle after the load [60]")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the work folder (server log, store)")
     args = p.parse_args(argv)
+    exit_on_sigterm()
     console = Console(width=None if sys.stdout.isatty() else 160)
     raise_nofile()
     workdir = Path(tempfile.mkdtemp(prefix="loki-soak-"))

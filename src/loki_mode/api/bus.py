@@ -36,6 +36,7 @@ class Subscriber:
     live: bool = False
     dropped: bool = False  # queue discarded during catch-up: read the store again
     overflowed: bool = False
+    closed: bool = False  # the client went away
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, chunk: Chunk | bytes, count: int) -> None:

@@ -1,17 +1,18 @@
 """The /api/events stream: catch up from the log, then follow the bus live.
 
-Three things run side by side and the first to finish ends the response: the
-event pump, a watch for the client's disconnect, and the server's shutdown.
-The pump registers with the bus before reading the log, so every event is
-either read from the log or queued live; the cursor drops what was seen twice.
+The pump runs in the request's own task; one small watcher turns the client's
+disconnect into a wake-up, and the bus wakes every stream at shutdown, so an
+idle stream costs one task, not three. The pump registers with the bus before
+reading the log, so every event is either read from the log or queued live; the
+cursor drops what was seen twice. Every send has a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -20,6 +21,7 @@ from loki_mode.api.bus import Subscriber
 from loki_mode.events import EventFilter
 from loki_mode.runtime import Runtime
 
+log = logging.getLogger("loki.api")
 PAGE = 1000
 SEND_TIMEOUT = 30.0
 HEADERS = [
@@ -27,6 +29,10 @@ HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
+
+
+class ClientGone(Exception):
+    """The client disconnected, stalled past the send timeout, or fell too far behind."""
 
 
 class EventStream:
@@ -41,43 +47,27 @@ class EventStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
         sub = runtime.bus.subscribe(self.filter)
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, sub))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": sse.RETRY + sse.comment("connected"),
-                    "more_body": True,
-                }
-            )
-            tasks: list[asyncio.Future[Any]] = [
-                asyncio.ensure_future(self._pump(sub, send)),
-                asyncio.ensure_future(_disconnected(receive)),
-            ]
-            if runtime.shutting_down is not None:
-                tasks.append(asyncio.ensure_future(runtime.shutting_down.wait()))
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(send({"type": "http.response.body", "body": b""}), 1.0)
+            await self._pump(sub, _writer(send, sub))
+        except ClientGone:
+            pass
         finally:
+            watcher.cancel()
             runtime.bus.unsubscribe(sub)
+        if not sub.closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await send({"type": "http.response.body", "body": b""})
 
-    async def _pump(self, sub: Subscriber, send: Send) -> None:
-        store = self.runtime.store
-        keepalive = self.runtime.settings.keepalive_interval
-
-        async def write(data: bytes) -> None:
-            await asyncio.wait_for(
-                send({"type": "http.response.body", "body": data, "more_body": True}), SEND_TIMEOUT
-            )
-
+    async def _pump(self, sub: Subscriber, write: Callable[[bytes], Awaitable[None]]) -> None:
+        runtime = self.runtime
+        store = runtime.store
+        keepalive = runtime.settings.keepalive_interval
+        if runtime.shutting_down is not None and runtime.shutting_down.is_set():
+            return
+        await write(sse.RETRY + sse.comment("connected"))
         if self.after is not None:
             cursor = self.after
         else:
@@ -90,13 +80,15 @@ class EventStream:
         cursor = await self._catch_up(sub, cursor, write)
         sub.live = True
         while True:
-            try:
-                await asyncio.wait_for(sub.wake.wait(), keepalive)
-            except TimeoutError:
-                await write(sse.comment("keepalive"))
-                continue
-            if sub.overflowed:
-                return  # the client resumes from the log with Last-Event-ID
+            if not sub.wake.is_set():
+                try:
+                    async with asyncio.timeout(keepalive):
+                        await sub.wake.wait()
+                except TimeoutError:
+                    await write(sse.comment("keepalive"))
+                    continue
+            if sub.overflowed or sub.closed:
+                return  # a client cut off resumes from the log with Last-Event-ID
             data, cursor = sub.take(cursor)
             if data:
                 await write(data)
@@ -118,8 +110,24 @@ class EventStream:
                 return cursor
 
 
-async def _disconnected(receive: Receive) -> None:
+def _writer(send: Send, sub: Subscriber) -> Callable[[bytes], Awaitable[None]]:
+    async def write(data: bytes) -> None:
+        if sub.closed:
+            raise ClientGone
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+        except (TimeoutError, OSError, RuntimeError) as exc:
+            log.debug("event stream ended: %r", exc)
+            raise ClientGone from exc
+
+    return write
+
+
+async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            sub.closed = True
+            sub.wake.set()
             return
