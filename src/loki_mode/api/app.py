@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loki_mode.api.cache import ReadCache
+from loki_mode.api.cache import FastPath, ReadCache
 from loki_mode.api.metrics import Metrics, MetricsMiddleware
 from loki_mode.api.metrics import routes as metrics_routes
 from loki_mode.api.responses import JSON, error_body, problem
@@ -97,7 +97,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app.state.runtime = rt
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
-    app.state.read_cache = ReadCache()
+    app.state.read_cache = cache = ReadCache(rt.store)
+    live_route = next(r for r in app.routes if getattr(r, "path", None) == "/health/live")
+    app.add_middleware(FastPath, cache=cache, live_route=live_route)
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
