@@ -65,7 +65,8 @@ def test_metrics_count_open_event_streams(server: LiveServer) -> None:
         server.client() as client,
         httpx.stream("GET", f"{server.url}/api/events", timeout=10) as stream,
     ):
-        next(stream.iter_lines())
+        lines = stream.iter_lines()  # kept: dropping the iterator closes the response
+        next(lines)
         value = wait_for(lambda: _samples(client)[("loki_sse_subscribers", ())] or None, timeout=40)
         assert value == 1
 

@@ -98,8 +98,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
     app.state.read_cache = cache = ReadCache(rt.store)
-    live_route = next(r for r in app.routes if getattr(r, "path", None) == "/health/live")
-    app.add_middleware(FastPath, cache=cache, live_route=live_route)
+    by_path = {getattr(r, "path", None): r for r in app.routes}
+    app.add_middleware(
+        FastPath,
+        cache=cache,
+        live_route=by_path["/health/live"],
+        events_route=by_path["/api/events"],
+    )
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -11,7 +11,6 @@ the store just drops its queue and reads further from the store.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -27,17 +26,48 @@ class Chunk:
     entries: tuple[tuple[int, bytes], ...]
 
 
+class Wake:
+    """A one-waiter asyncio.Event: a thousand idle streams each hold one, so it stays small."""
+
+    __slots__ = ("_flag", "_waiter")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._flag = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    async def wait(self) -> None:
+        if self._flag:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+
 @dataclass(eq=False, slots=True)
 class Subscriber:
     filter: EventFilter
     limit: int
-    chunks: deque[Chunk | bytes] = field(default_factory=deque)
+    chunks: list[Chunk | bytes] = field(default_factory=list)
     queued: int = 0  # frames waiting
     live: bool = False
     dropped: bool = False  # queue discarded during catch-up: read the store again
     overflowed: bool = False
     closed: bool = False  # the client went away
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: Wake = field(default_factory=Wake)
 
     def push(self, chunk: Chunk | bytes, count: int) -> None:
         # One batch bigger than the bound does not make a reader slow: only a queue
@@ -57,8 +87,7 @@ class Subscriber:
     def take(self, cursor: int) -> tuple[bytes, int]:
         """Everything queued after `cursor`, as one buffer, and the new cursor."""
         parts: list[bytes] = []
-        while self.chunks:
-            chunk = self.chunks.popleft()
+        for chunk in self.chunks:
             if isinstance(chunk, bytes):
                 parts.append(chunk)
             elif chunk.first > cursor:
@@ -67,6 +96,7 @@ class Subscriber:
             elif chunk.last > cursor:
                 parts.extend(f for seq, f in chunk.entries if seq > cursor)
                 cursor = chunk.last
+        self.chunks.clear()
         self.queued = 0
         self.wake.clear()
         return b"".join(parts), cursor

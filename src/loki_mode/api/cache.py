@@ -73,18 +73,25 @@ def cached(
 
 
 class FastPath:
-    """Answers liveness probes and fresh cached reads without routing."""
+    """Answers liveness probes and fresh cached reads without routing, and hands event
+    streams straight to their endpoint: a stream lives for hours, and every layer it
+    passes through stays on its stack for as long."""
 
-    def __init__(self, app: ASGIApp, cache: ReadCache, live_route: Any) -> None:
+    def __init__(self, app: ASGIApp, cache: ReadCache, live_route: Any, events_route: Any) -> None:
         self.app = app
         self.cache = cache
         self.live_route = live_route
+        self.events_route = events_route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             if scope["path"] == "/health/live":
                 scope["route"] = self.live_route
                 await _answer(send, LIVE_BODY)
+                return
+            if scope["path"] == "/api/events":
+                scope["route"] = self.events_route
+                await self.events_route.app(scope, receive, send)
                 return
             hit = self.cache.lookup(scope)
             if hit is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from functools import lru_cache
+from collections.abc import Awaitable, Callable
+from functools import lru_cache, partial
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_COOKIE = "loki_token"
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
+Verdict = Callable[..., Awaitable[None]] | tuple[list[tuple[bytes, bytes]], bool]
 
 
 @lru_cache(maxsize=256)
@@ -67,6 +69,21 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Deciding happens in a plain function, so none of its locals (the header
+        # dict above all) stay on the stack of a request that lives for hours.
+        verdict = self._check(scope)
+        if callable(verdict):
+            await verdict(send=send)
+            return
+        cors_headers, limit_body = verdict
+        if limit_body:
+            receive = _limited(receive, self.max_body)
+        if cors_headers:
+            send = _with_headers(send, cors_headers)
+        await self.app(scope, receive, send)
+
+    def _check(self, scope: Scope) -> Verdict:
+        """A response that refuses the request, or (CORS headers, whether to cap the body)."""
         headers: dict[bytes, bytes] = dict(scope["headers"])
         client = scope.get("client")
         loopback = client is not None and is_loopback_address(client[0])
@@ -76,23 +93,21 @@ class SecurityMiddleware:
 
         host = headers.get(b"host", b"").decode("latin-1")
         if loopback and not token_ok and not is_loopback_name(host):
-            await _refuse(send, 403, "FORBIDDEN", "Host header does not name this machine")
-            return
+            return partial(_refuse, 403, "FORBIDDEN", "Host header does not name this machine")
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
         if not public and not loopback and self.auth and not token_ok:
             if self.token is None:
-                await _refuse(
-                    send, 403, "FORBIDDEN", "Remote access needs LOKI_API_TOKEN on the server"
+                return partial(
+                    _refuse, 403, "FORBIDDEN", "Remote access needs LOKI_API_TOKEN on the server"
                 )
             else:
-                await _refuse(
-                    send,
+                return partial(
+                    _refuse,
                     401,
                     "UNAUTHORIZED",
                     "Missing or invalid API token",
                     extra=[(b"www-authenticate", b"Bearer")],
                 )
-            return
 
         cors_headers: list[tuple[bytes, bytes]] = []
         origin = headers.get(b"origin")
@@ -101,13 +116,10 @@ class SecurityMiddleware:
             allowed = self._origin_allowed(origin_s, host, scope)
             if method == "OPTIONS" and b"access-control-request-method" in headers:
                 if not allowed:
-                    await _refuse(send, 403, "FORBIDDEN", "Origin not allowed")
-                    return
-                await _preflight(send, origin)
-                return
+                    return partial(_refuse, 403, "FORBIDDEN", "Origin not allowed")
+                return partial(_preflight, origin=origin)
             if not allowed and method in UNSAFE_METHODS:
-                await _refuse(send, 403, "FORBIDDEN", "Cross-origin request refused")
-                return
+                return partial(_refuse, 403, "FORBIDDEN", "Cross-origin request refused")
             if allowed:
                 cors_headers = [
                     (b"access-control-allow-origin", origin),
@@ -123,33 +135,30 @@ class SecurityMiddleware:
             if has_body:
                 ctype = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
                 if ctype != b"application/json":
-                    await _refuse(
-                        send,
+                    return partial(
+                        _refuse,
                         415,
                         "UNSUPPORTED_MEDIA_TYPE",
                         "Request bodies must be application/json",
                         cors_headers,
                     )
-                    return
                 try:
                     too_big = length is not None and int(length) > self.max_body
                 except ValueError:
-                    await _refuse(send, 400, "BAD_REQUEST", "Invalid Content-Length", cors_headers)
-                    return
+                    return partial(
+                        _refuse, 400, "BAD_REQUEST", "Invalid Content-Length", cors_headers
+                    )
                 if too_big:
-                    await _refuse(
-                        send,
+                    return partial(
+                        _refuse,
                         413,
                         "PAYLOAD_TOO_LARGE",
                         f"Request body exceeds {self.max_body} bytes",
                         cors_headers,
                     )
-                    return
-                receive = _limited(receive, self.max_body)
+                return cors_headers, True
 
-        if cors_headers:
-            send = _with_headers(send, cors_headers)
-        await self.app(scope, receive, send)
+        return cors_headers, False
 
     def _token_ok(self, headers: dict[bytes, bytes]) -> bool:
         if self.token is None:
@@ -171,11 +180,12 @@ class SecurityMiddleware:
 
 
 async def _refuse(
-    send: Send,
     status: int,
     code: str,
     message: str,
     extra: list[tuple[bytes, bytes]] | None = None,
+    *,
+    send: Send,
 ) -> None:
     body = error_body(code, message)
     headers = [
@@ -187,7 +197,7 @@ async def _refuse(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _preflight(send: Send, origin: bytes) -> None:
+async def _preflight(origin: bytes, *, send: Send) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -45,15 +45,19 @@ class StreamEndpoint:
     """A raw ASGI endpoint: the stream owns the connection from the first byte."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
         try:
-            flt = _filter(request)
-            history = params.integer(request.query_params, "history", 0, low=0, high=HISTORY_MAX)
-            after = _last_event_id(request)
+            stream = _open(Request(scope, receive))
         except ApiProblem as exc:
             await problem(exc)(scope, receive, send)
             return
-        await EventStream(_rt(request), flt, after=after, history=history)(scope, receive, send)
+        await stream(scope, receive, send)
+
+
+def _open(request: Request) -> EventStream:
+    """The stream a request asks for; the request itself is not kept alive with it."""
+    flt = _filter(request)
+    history = params.integer(request.query_params, "history", 0, low=0, high=HISTORY_MAX)
+    return EventStream(_rt(request), flt, after=_last_event_id(request), history=history)
 
 
 async def history(request: Request) -> Response:
