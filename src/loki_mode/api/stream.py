@@ -1,8 +1,8 @@
 """The /api/events stream: catch up from the log, then follow the bus live.
 
-The pump runs in the request's own task; one small watcher turns the client's
-disconnect into a wake-up, and the bus wakes every stream at shutdown, so an
-idle stream costs one task, not three. The pump registers with the bus before
+The pump runs in the request's own task; a callback on the server's receive
+future turns the client's disconnect into a wake-up, and the bus wakes every
+stream at shutdown, so an idle stream costs one task, not three. The pump registers with the bus before
 reading the log, so every event is either read from the log or queued live; the
 cursor drops what was seen twice. Every send has a timeout.
 """
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -47,14 +48,14 @@ class EventStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
         sub = runtime.bus.subscribe(self.filter)
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, sub))
+        stop_watching = _watch_disconnect(receive, sub)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await self._pump(sub, _writer(send, sub))
         except ClientGone:
             pass
         finally:
-            watcher.cancel()
+            stop_watching()
             runtime.bus.unsubscribe(sub)
         if not sub.closed:
             with contextlib.suppress(Exception):
@@ -124,10 +125,31 @@ def _writer(send: Send, sub: Subscriber) -> Callable[[bytes], Awaitable[None]]:
     return write
 
 
-async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            sub.closed = True
-            sub.wake.set()
+def _watch_disconnect(receive: Receive, sub: Subscriber) -> Callable[[], None]:
+    """Mark `sub` closed when the client goes; returns the function that stops watching.
+
+    Granian's receive() is already a future, so this costs a callback, not a task
+    (any other server's coroutine becomes a task).
+    """
+    pending: list[asyncio.Future[Any]] = []
+
+    def arm() -> None:
+        waiter = asyncio.ensure_future(receive())
+        waiter.add_done_callback(done)
+        pending[:] = [waiter]
+
+    def done(waiter: asyncio.Future[Any]) -> None:
+        if waiter.cancelled():
             return
+        if waiter.exception() is None and waiter.result().get("type") != "http.disconnect":
+            arm()  # a request body chunk: keep listening
+            return
+        sub.closed = True
+        sub.wake.set()
+
+    def stop() -> None:
+        for waiter in pending:
+            waiter.cancel()
+
+    arm()
+    return stop
