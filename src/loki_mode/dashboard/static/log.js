@@ -84,6 +84,9 @@ export class EventLog {
   }
 
   add(event) {
+    // Heartbeats are the server's pulse, not the session's history: they keep the
+    // stream's state fresh but take no line in the log.
+    if (event.type === 'heartbeat') return;
     const level = event.type.startsWith('log:') ? event.type.slice(4) : null;
     const entry = h('li', { class: 'entry', dataset: { id: event.id, type: event.type, cat: event.type.split(':')[0], level } },
       h('time', { datetime: event.timestamp, class: 'num' }, fmtTime(event.timestamp)),
