@@ -204,6 +204,42 @@ class LogFilter(Base, kw_only=True):
     min_level: LogLevel | None = None
 
 
+class AgentList(Base, kw_only=True):
+    """`GET /api/sessions/{id}/agents`."""
+
+    agents: list[Agent]
+    count: int
+
+
+class DeleteResponse(Base, kw_only=True):
+    """`DELETE /api/sessions/{id}`."""
+
+    session_id: str
+    deleted: bool
+
+
+class ServerStatus(Base, kw_only=True):
+    """`GET /api/status` (the spec only says "object"; these are the fields the server sends)."""
+
+    version: str
+    uptime: int = 0
+    uptime_formatted: str = ""
+    providers: dict[str, Any] = field(default_factory=dict)
+    sessions: dict[str, Any] = field(default_factory=dict)
+    events: dict[str, Any] = field(default_factory=dict)
+    system: dict[str, Any] = field(default_factory=dict)
+
+
+class EventStats(Base, kw_only=True):
+    """`GET /api/events/stats`."""
+
+    subscribers: int
+    history_size: int
+    by_type: dict[str, int] = field(default_factory=dict)
+    last_event_id: str = "0"
+    published: int = 0
+
+
 encoder = msgspec.json.Encoder()
 
 

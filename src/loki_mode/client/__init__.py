@@ -15,17 +15,20 @@ server cannot be reached; both derive from `LokiError`.
 from loki_mode.client._async import AsyncLokiClient
 from loki_mode.client._base import DEFAULT_BASE_URL, ClientSettings
 from loki_mode.client._errors import LokiApiError, LokiConnectionError, LokiError
-from loki_mode.client._models import AgentList, DeleteResponse, EventStats, ServerStatus
 from loki_mode.client._sync import LokiClient
 from loki_mode.models import (
     Agent,
     AgentCounts,
+    AgentList,
     ControlResponse,
+    DeleteResponse,
     Event,
     EventHistory,
+    EventStats,
     HealthResponse,
     Pagination,
     ProviderAvailability,
+    ServerStatus,
     Session,
     SessionList,
     SessionStatusResponse,

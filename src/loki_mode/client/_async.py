@@ -13,13 +13,16 @@ import httpx
 from loki_mode.client import _base as ops
 from loki_mode.client._base import TRANSPORT_ERRORS, Call, ClientSettings
 from loki_mode.client._errors import LokiError
-from loki_mode.client._models import AgentList, DeleteResponse, EventStats, ServerStatus
 from loki_mode.client._stream import EventStream
 from loki_mode.models import (
+    AgentList,
     ControlResponse,
+    DeleteResponse,
     Event,
     EventHistory,
+    EventStats,
     HealthResponse,
+    ServerStatus,
     SessionList,
     SessionStatusResponse,
     StartSessionResponse,

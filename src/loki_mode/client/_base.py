@@ -17,11 +17,14 @@ import msgspec
 
 from loki_mode import __version__
 from loki_mode.client._errors import LokiApiError, LokiConnectionError
-from loki_mode.client._models import AgentList, DeleteResponse, EventStats, ServerStatus
 from loki_mode.models import (
+    AgentList,
     ControlResponse,
+    DeleteResponse,
     EventHistory,
+    EventStats,
     HealthResponse,
+    ServerStatus,
     SessionList,
     SessionStatusResponse,
     StartSessionResponse,

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loki_mode.api.routes.sessions import decode_body
+from loki_mode.api.context import decode_body
 from loki_mode.api.security import TOKEN_COOKIE
 from loki_mode.errors import Unauthorized
 from loki_mode.settings import Settings

@@ -9,18 +9,14 @@ from starlette.types import Receive, Scope, Send
 
 from loki_mode.api import params
 from loki_mode.api.cache import cached
+from loki_mode.api.context import runtime as _rt
 from loki_mode.api.responses import JSON, problem
 from loki_mode.api.stream import EventStream
 from loki_mode.errors import ApiProblem, ValidationProblem
 from loki_mode.events import EventFilter
-from loki_mode.runtime import Runtime
+from loki_mode.models import EventStats
 
 HISTORY_MAX = 10_000
-
-
-def _rt(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def _filter(request: Request) -> EventFilter:
@@ -73,13 +69,13 @@ async def stats(request: Request) -> Response:
     rt = _rt(request)
     counts = await rt.store.event_counts()
     return JSON(
-        {
-            "subscribers": rt.bus.subscribers,
-            "historySize": sum(counts.values()),
-            "lastEventId": str(await rt.store.last_seq()),
-            "published": rt.bus.published,
-            "byType": counts,
-        }
+        EventStats(
+            subscribers=rt.bus.subscribers,
+            history_size=sum(counts.values()),
+            by_type=counts,
+            last_event_id=str(await rt.store.last_seq()),
+            published=rt.bus.published,
+        )
     )
 
 

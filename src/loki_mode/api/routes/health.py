@@ -11,17 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from loki_mode.api.context import runtime as _rt
 from loki_mode.api.responses import JSON
 from loki_mode.models import HealthResponse, ProviderAvailability
-from loki_mode.runtime import Runtime
 from loki_mode.types import SESSION_STATUSES
 
 LIVE = b'{"status":"alive"}'
-
-
-def _rt(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def _format_uptime(ms: int) -> str:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from loki_mode.api.cache import cached
+from loki_mode.api.context import decode_body, require_session
+from loki_mode.api.context import runtime as _rt
 from loki_mode.api.responses import JSON
-from loki_mode.errors import SessionNotFound, ValidationProblem
+from loki_mode.errors import SessionNotFound
 from loki_mode.models import (
     AgentCounts,
+    AgentList,
+    DeleteResponse,
     InputRequest,
     SessionList,
     SessionStatusResponse,
@@ -21,35 +22,6 @@ from loki_mode.models import (
     StartSessionResponse,
     TaskCounts,
 )
-from loki_mode.runtime import Runtime
-
-T = TypeVar("T")
-
-
-def _rt(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-async def decode_body(request: Request, model: type[T], *, optional: bool = False) -> T:
-    body = await request.body()
-    if not body:  # no body at all; whitespace alone is malformed JSON
-        if optional:
-            return msgspec.json.decode(b"{}", type=model)
-        raise ValidationProblem("A JSON request body is required")
-    try:
-        return msgspec.json.decode(body, type=model)
-    except msgspec.ValidationError as exc:
-        raise ValidationProblem(f"Invalid request: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise ValidationProblem(f"Malformed JSON: {exc}") from None
-    except UnicodeDecodeError:  # msgspec lets invalid UTF-8 inside a string through as this
-        raise ValidationProblem("Malformed JSON: the body is not UTF-8") from None
-
-
-async def require_session(rt: Runtime, session_id: str) -> None:
-    if await rt.store.get_session(session_id) is None:
-        raise SessionNotFound(f"Session not found: {session_id}", sessionId=session_id)
 
 
 async def list_sessions(request: Request) -> Response:
@@ -94,7 +66,7 @@ async def get_session(request: Request) -> Response:
 async def delete_session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     await _rt(request).service.delete(session_id)
-    return JSON({"sessionId": session_id, "deleted": True})
+    return JSON(DeleteResponse(session_id=session_id, deleted=True))
 
 
 async def stop_session(request: Request) -> Response:
@@ -122,7 +94,7 @@ async def list_agents(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     await require_session(rt, session_id)
     agents = await rt.store.list_agents(session_id)
-    return JSON({"agents": agents, "count": len(agents)})
+    return JSON(AgentList(agents=agents, count=len(agents)))
 
 
 routes = [

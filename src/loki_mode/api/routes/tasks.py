@@ -8,19 +8,14 @@ from starlette.routing import Route
 
 from loki_mode.api import params
 from loki_mode.api.cache import cached
+from loki_mode.api.context import require_session
+from loki_mode.api.context import runtime as _rt
 from loki_mode.api.responses import JSON
-from loki_mode.api.routes.sessions import require_session
 from loki_mode.errors import TaskNotFound
 from loki_mode.models import Pagination, TaskCounts, TaskList, TaskPage
-from loki_mode.runtime import Runtime
 from loki_mode.types import TASK_STATUSES
 
 ACTIVE_LIMIT = 1000
-
-
-def _rt(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 async def _page(request: Request, session_id: str | None) -> Response:
