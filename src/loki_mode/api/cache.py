@@ -30,6 +30,7 @@ class ReadCache:
         self.size = size
         # (path, query) -> (store version, body, the route that made it)
         self._entries: OrderedDict[tuple[str, bytes], tuple[int, bytes, Any]] = OrderedDict()
+        self._version = -1  # the store version of every entry held
         self.hits = 0
         self.misses = 0
 
@@ -50,6 +51,11 @@ class ReadCache:
         self.misses += 1
         response = await handler(request)  # errors are raised, so they are never cached
         if response.status_code == 200:
+            if version != self._version:
+                # Every commit makes every entry stale: drop them, rather than hold
+                # answers no request can be given until the LRU pushes them out.
+                self._entries.clear()
+                self._version = version
             key = (scope["path"], scope["query_string"])
             self._entries[key] = (version, bytes(response.body), scope.get("route"))
             self._entries.move_to_end(key)
