@@ -57,7 +57,7 @@ class Wake:
             self._waiter = None
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, weakref_slot=True)
 class Subscriber:
     filter: EventFilter
     limit: int

@@ -1,7 +1,7 @@
 """The /api/events stream: catch up from the log, then follow the bus live.
 
 The pump runs in the request's own task; a callback on the server's receive
-future turns the client's disconnect into a wake-up, and the bus wakes every
+future turns the client's disconnect into a wake-up (`DisconnectWatch`), and the bus wakes every
 stream at shutdown, so an idle stream costs one task, not three. The pump registers with the bus before
 reading the log, so every event is either read from the log or queued live; the
 cursor drops what was seen twice. Every send has a timeout.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from loki_mode.runtime import Runtime
 log = logging.getLogger("loki.api")
 PAGE = 1000
 SEND_TIMEOUT = 30.0
+SETTLE_TIMEOUT = 1.0  # seconds the server gets to settle a pending receive after the response
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -48,19 +50,19 @@ class EventStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.runtime
         sub = runtime.bus.subscribe(self.filter)
-        stop_watching = _watch_disconnect(receive, sub)
+        watch = DisconnectWatch(receive, sub)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await self._pump(sub, _writer(send, sub))
         except ClientGone:
             pass
         finally:
-            stop_watching()
             runtime.bus.unsubscribe(sub)
         if not sub.closed:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
                     await send({"type": "http.response.body", "body": b""})
+        await watch.settle()
 
     async def _pump(self, sub: Subscriber, write: Callable[[bytes], Awaitable[None]]) -> None:
         runtime = self.runtime
@@ -125,31 +127,45 @@ def _writer(send: Send, sub: Subscriber) -> Callable[[bytes], Awaitable[None]]:
     return write
 
 
-def _watch_disconnect(receive: Receive, sub: Subscriber) -> Callable[[], None]:
-    """Mark `sub` closed when the client goes; returns the function that stops watching.
+class DisconnectWatch:
+    """Marks a subscriber closed when its client goes, with a callback, not a task.
 
-    Granian's receive() is already a future, so this costs a callback, not a task
-    (any other server's coroutine becomes a task).
+    Granian's receive() is already a future, so watching costs a callback (any other
+    server's coroutine becomes a task). Such a future cannot be cancelled, and it is
+    invisible to the garbage collector: a cycle through it (watch -> future ->
+    callback -> watch) is never freed. So the watch lets go of its future as soon as
+    it settles, `settle()` waits for the last one, and the subscriber is held weakly.
     """
-    pending: list[asyncio.Future[Any]] = []
 
-    def arm() -> None:
-        waiter = asyncio.ensure_future(receive())
-        waiter.add_done_callback(done)
-        pending[:] = [waiter]
+    __slots__ = ("receive", "subscriber", "waiter")
 
-    def done(waiter: asyncio.Future[Any]) -> None:
+    def __init__(self, receive: Receive, sub: Subscriber) -> None:
+        self.receive = receive
+        self.subscriber = weakref.ref(sub)
+        self.waiter: asyncio.Future[Any] | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        self.waiter = asyncio.ensure_future(self.receive())
+        self.waiter.add_done_callback(self._done)
+
+    def _done(self, waiter: asyncio.Future[Any]) -> None:
+        self.waiter = None
         if waiter.cancelled():
             return
-        if waiter.exception() is None and waiter.result().get("type") != "http.disconnect":
-            arm()  # a request body chunk: keep listening
+        gone = waiter.exception() is not None or waiter.result().get("type") == "http.disconnect"
+        if not gone:
+            self._arm()  # a request body chunk: keep listening
             return
-        sub.closed = True
-        sub.wake.set()
+        sub = self.subscriber()
+        if sub is not None:
+            sub.closed = True
+            sub.wake.set()
 
-    def stop() -> None:
-        for waiter in pending:
-            waiter.cancel()
-
-    arm()
-    return stop
+    async def settle(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.cancel()  # works on a task; the server's own future settles on close
+            with contextlib.suppress(Exception):
+                await asyncio.wait([waiter], timeout=SETTLE_TIMEOUT)
+        self.waiter = None
