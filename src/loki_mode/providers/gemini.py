@@ -38,7 +38,7 @@ from loki_mode.providers.base import (
 )
 from loki_mode.types import TaskStatus
 
-_TODO_STATUS: dict[str, TaskStatus] = {
+_PLAN_STATUS: dict[str, TaskStatus] = {
     "pending": "pending",
     "in_progress": "running",
     "completed": "completed",
@@ -172,7 +172,7 @@ class GeminiParser:
             while key in current:  # the same text twice: number the later copies in order
                 copies += 1
                 key = f"{base}-{copies}"
-            status = _TODO_STATUS.get(as_str(item.get("status")), "pending")
+            status = _PLAN_STATUS.get(as_str(item.get("status")), "pending")
             current[key] = TaskUpsert(key, first_line(description, 100), status, description)
         # The list overwrites the old one, so an unfinished item left out was dropped.
         dropped = [
