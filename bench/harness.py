@@ -6,7 +6,6 @@ are always ended by the `with` block that started them (TERM, then KILL).
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import socket
@@ -23,8 +22,9 @@ from typing import Any
 import httpx
 import psutil
 
+from tests.conftest import fake_env as tests_fake_env
+
 ROOT = Path(__file__).resolve().parents[1]
-FAKES = ROOT / "tests" / "fakes"
 BENCH = ROOT / "bench"
 HOST = "127.0.0.1"
 
@@ -55,24 +55,8 @@ def raise_nofile(want: int = 65536) -> int:
 
 
 def fake_env(**extra: str) -> dict[str, str]:
-    """Environment pointing every provider at its fake CLI in tests/fakes, with fast retries."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOKI_", "FAKE_"))}
-    env.update(
-        {
-            "LOKI_CLAUDE_CMD": f"{sys.executable} {FAKES / 'fake_claude.py'}",
-            "LOKI_CODEX_CMD": f"{sys.executable} {FAKES / 'fake_codex.py'}",
-            "LOKI_GEMINI_CMD": f"{sys.executable} {FAKES / 'fake_gemini.py'}",
-            "LOKI_BASE_WAIT": "0.2",
-            "LOKI_MAX_WAIT": "2",
-            "LOKI_MAX_RETRIES": "2",
-            "LOKI_RATE_LIMIT_MARGIN": "0.1",
-            "LOKI_STOP_GRACE": "1",
-            "LOKI_HEARTBEAT_INTERVAL": "10",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
+    """The tests' fake-provider environment, with the retry and heartbeat pace of a real run."""
+    return tests_fake_env(**{"LOKI_MAX_RETRIES": "2", "LOKI_HEARTBEAT_INTERVAL": "10", **extra})
 
 
 def bench_provider_env(mode: str, **extra: str) -> dict[str, str]:
