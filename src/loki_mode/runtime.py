@@ -34,6 +34,7 @@ class Runtime:
         self.started = time.monotonic()
         self.shutting_down: asyncio.Event | None = None  # made in start(), on the serving loop
         self._heartbeat: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
 
     @property
     def uptime_ms(self) -> int:
@@ -48,17 +49,24 @@ class Runtime:
         self.store.add_listener(self.bus.publish)
         await self.engine.start()
         self._heartbeat = asyncio.create_task(self._beat(), name="heartbeat")
+        self._keepalive = asyncio.create_task(self._tick(), name="sse-keepalive")
 
     async def stop(self) -> None:
         if self.shutting_down is not None:
             self.shutting_down.set()
         self.bus.close_all()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        for task in (self._heartbeat, self._keepalive):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.engine.stop()
         await self.store.close()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.keepalive_interval)
+            self.bus.keepalive()
 
     async def _beat(self) -> None:
         """Heartbeats while any session is active; they are not part of the log."""

@@ -130,7 +130,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
     )
     default_provider = env.get("LOKI_PROVIDER") or "claude"
     if default_provider not in PROVIDERS:
-        raise ConfigError(f"LOKI_PROVIDER must be one of {', '.join(PROVIDERS)}, got {default_provider!r}")
+        raise ConfigError(
+            f"LOKI_PROVIDER must be one of {', '.join(PROVIDERS)}, got {default_provider!r}"
+        )
     retention = env.get("LOKI_EVENT_RETENTION")
     roots = tuple(
         Path(p).resolve() for p in env.get("LOKI_ALLOWED_ROOTS", "").split(os.pathsep) if p

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from loki_mode.api.sse import ephemeral, frame
+from loki_mode.api.sse import comment, ephemeral, frame
 from loki_mode.events import EventFilter, StoredEvent
 
 
@@ -154,6 +154,17 @@ class Bus:
             if flt.matches(type_, session_id or flt.session_id, None):
                 for sub in members:
                     sub.push(data, 1)
+
+    def keepalive(self) -> None:
+        """A comment on every stream, so clients and proxies see an idle connection live.
+
+        One timer for the whole server instead of one per stream; the comment counts
+        against no subscriber's bound.
+        """
+        data = comment("keepalive")
+        for _, members in self._groups.values():
+            for sub in members:
+                sub.push(data, 0)
 
     def close_all(self) -> None:
         for _, members in self._groups.values():

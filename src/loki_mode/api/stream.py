@@ -51,9 +51,19 @@ class EventStream:
         runtime = self.runtime
         sub = runtime.bus.subscribe(self.filter)
         watch = DisconnectWatch(receive, sub)
+        write = _writer(send, sub)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-            await self._pump(sub, _writer(send, sub))
+            cursor = await self._start(sub, write)
+            sub.live = True
+            # The live loop runs in this frame: an idle stream keeps as few frames as it can.
+            while cursor is not None:
+                await sub.wake.wait()  # events, the keep-alive tick, a disconnect or shutdown
+                if sub.overflowed or sub.closed:
+                    break  # a client cut off resumes from the log with Last-Event-ID
+                data, cursor = sub.take(cursor)
+                if data:
+                    await write(data)
         except ClientGone:
             pass
         finally:
@@ -64,12 +74,14 @@ class EventStream:
                     await send({"type": "http.response.body", "body": b""})
         await watch.settle()
 
-    async def _pump(self, sub: Subscriber, write: Callable[[bytes], Awaitable[None]]) -> None:
+    async def _start(
+        self, sub: Subscriber, write: Callable[[bytes], Awaitable[None]]
+    ) -> int | None:
+        """Send the history asked for and catch up from the log; the cursor to go live from."""
         runtime = self.runtime
         store = runtime.store
-        keepalive = runtime.settings.keepalive_interval
         if runtime.shutting_down is not None and runtime.shutting_down.is_set():
-            return
+            return None
         await write(sse.RETRY + sse.comment("connected"))
         if self.after is not None:
             cursor = self.after
@@ -80,21 +92,7 @@ class EventStream:
                 if recent:
                     await write(b"".join(sse.frame(e.seq, e.type, e.payload) for e in recent))
                     cursor = max(cursor, recent[-1].seq)
-        cursor = await self._catch_up(sub, cursor, write)
-        sub.live = True
-        while True:
-            if not sub.wake.is_set():
-                try:
-                    async with asyncio.timeout(keepalive):
-                        await sub.wake.wait()
-                except TimeoutError:
-                    await write(sse.comment("keepalive"))
-                    continue
-            if sub.overflowed or sub.closed:
-                return  # a client cut off resumes from the log with Last-Event-ID
-            data, cursor = sub.take(cursor)
-            if data:
-                await write(data)
+        return await self._catch_up(sub, cursor, write)
 
     async def _catch_up(
         self, sub: Subscriber, cursor: int, write: Callable[[bytes], Awaitable[None]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -38,15 +40,18 @@ def _last_event_id(request: Request) -> int | None:
 
 
 class StreamEndpoint:
-    """A raw ASGI endpoint: the stream owns the connection from the first byte."""
+    """A raw ASGI endpoint: the stream owns the connection from the first byte.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    Not a coroutine itself: it hands back the stream's coroutine, so a stream that
+    lives for hours keeps no frame of this dispatch on its stack.
+    """
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         try:
             stream = _open(Request(scope, receive))
         except ApiProblem as exc:
-            await problem(exc)(scope, receive, send)
-            return
-        await stream(scope, receive, send)
+            return problem(exc)(scope, receive, send)
+        return stream(scope, receive, send)
 
 
 def _open(request: Request) -> EventStream:
