@@ -408,8 +408,11 @@ class Runner:
     # --- controls and waits -----------------------------------------------
 
     async def _sleep_or_wake(self, seconds: float) -> None:
+        # A timeout context, not wait_for: on 3.11 wait_for can swallow the cancel that
+        # ends a runner at shutdown when the wake lands in the same loop step.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout=max(seconds, 0.0))
+            async with asyncio.timeout(max(seconds, 0.0)):
+                await self.wake.wait()
         self.wake.clear()
 
     async def _take_controls(self) -> list[Control]:
