@@ -8,7 +8,6 @@ with the API; `wake` only shortens the wait before it next reads its controls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -19,25 +18,18 @@ from typing import Any
 
 from loki_mode.clock import now_iso
 from loki_mode.engine import plan, process
+from loki_mode.engine.controls import Controls, Stop
 from loki_mode.engine.ingest import FactSink, IterationState, task_events
 from loki_mode.engine.prompt import PromptInput, build, complexity_of
 from loki_mode.errors import EngineError
 from loki_mode.events import NewEvent
 from loki_mode.providers.base import CommandSpec, Provider
 from loki_mode.settings import EngineSettings, ProviderSettings
-from loki_mode.store import Control, Store, StoreTx
+from loki_mode.store import Store, StoreTx
 
 log = logging.getLogger("loki.engine")
 STDERR_TAIL = 50
 READ_CHUNK = 256 * 1024
-
-
-class Stop(Exception):
-    """A stop control (or server shutdown) ends the session as stopped."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Finished(Exception):
@@ -74,7 +66,6 @@ class Runner:
         self.command = command
         self.settings = settings
         self.runner_id = runner_id
-        self.wake = asyncio.Event()
         self.info = info
         self.project = Path(info["project_dir"])
         self.prd = Path(info["prd_path"]) if info["prd_path"] else None
@@ -90,9 +81,14 @@ class Runner:
         )
         self.iteration: int = info["iteration"]
         self.phase: str | None = info["current_phase"]
-        self.paused = info["status"] == "paused"
         self.failures = 0
-        self.directives: list[tuple[str, str]] = []  # (control id, text)
+        self.controls = Controls(
+            store,
+            session_id,
+            poll=settings.control_poll,
+            emit=self._emit,
+            paused=info["status"] == "paused",
+        )
         self.shutdown_reason: str | None = None
         self.proc: asyncio.subprocess.Process | None = None
         self.open_iteration = False  # an iteration task is running and must be closed
@@ -123,7 +119,7 @@ class Runner:
             await self._emit(
                 "log:info",
                 {"message": f"runner {self.runner_id} took the session"},
-                status="paused" if self.paused else "running",
+                status="paused" if self.controls.paused else "running",
                 runner_id=self.runner_id,
             )
             if self.dry_run:
@@ -192,7 +188,7 @@ class Runner:
     async def _loop(self) -> None:
         s = self.settings
         while True:
-            await self._boundary()
+            await self.controls.boundary(self.iteration)
             if self.iteration >= self.max_iterations:
                 raise Finished("completed", "max iterations reached")
             self.iteration += 1
@@ -205,7 +201,9 @@ class Runner:
                 if self._promise_kept(state):
                     raise Finished("completed", "completion promise fulfilled")
                 if state.questions:
-                    await self._await_input(state.questions[-1])
+                    await self.controls.await_input(
+                        state.questions[-1], s.input_timeout, self.iteration
+                    )
                 continue
             if outcome is not None and outcome.fatal:
                 raise Finished("failed", outcome.text or outcome.subtype or f"exit code {code}")
@@ -217,10 +215,12 @@ class Runner:
                     "failed", f"{self.failures} consecutive failures (last exit code {code})"
                 )
             if state.rate_limit is not None:
-                await self._wait(self._rate_limit_wait(state.rate_limit.resets_at), "rate limit")
+                wait = self._rate_limit_wait(state.rate_limit.resets_at)
+                await self.controls.wait(wait, "rate limit", self.iteration)
             else:
                 base = min(s.base_wait * 2 ** (self.failures - 1), s.max_wait)
-                await self._wait(base + random.uniform(0, base * s.jitter), "backoff")
+                wait = base + random.uniform(0, base * s.jitter)
+                await self.controls.wait(wait, "backoff", self.iteration)
 
     def _promise_kept(self, state: IterationState) -> bool:
         promise = self.promise
@@ -294,7 +294,7 @@ class Runner:
         return result
 
     async def _prompt(self) -> str:
-        taken, self.directives = self.directives, []
+        taken = self.controls.take_directives()
 
         def consume(tx: StoreTx) -> None:
             for control_id, _ in taken:
@@ -378,8 +378,8 @@ class Runner:
             async def watch_controls() -> None:
                 nonlocal stop_reason
                 while True:
-                    await self._sleep_or_wake(self.settings.control_poll)
-                    if any(c.kind == "stop" for c in await self.store.pending_controls(self.id)):
+                    await self.controls.sleep_or_wake(self.settings.control_poll)
+                    if await self.controls.stop_pending():
                         stop_reason = "stop requested"
                         await process.end_group(proc.pid, self.settings.stop_grace)
                         return
@@ -404,81 +404,6 @@ class Runner:
             await sink.flush()
             raise Stop(stop_reason)
         return RunResult(code, sink.state, "\n".join(tail))
-
-    # --- controls and waits -----------------------------------------------
-
-    async def _sleep_or_wake(self, seconds: float) -> None:
-        # A timeout context, not wait_for: on 3.11 wait_for can swallow the cancel that
-        # ends a runner at shutdown when the wake lands in the same loop step.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(seconds, 0.0)):
-                await self.wake.wait()
-        self.wake.clear()
-
-    async def _take_controls(self) -> list[Control]:
-        """Consume stop/pause/resume controls in order; inputs are kept for the next prompt."""
-        controls = await self.store.pending_controls(self.id)
-        if not controls:
-            return []
-        seen = {cid for cid, _ in self.directives}
-        for c in controls:
-            if c.kind == "input" and c.id not in seen:
-                self.directives.append((c.id, str(c.payload.get("input", ""))))
-        steering = [c for c in controls if c.kind != "input"]
-
-        def consume(tx: StoreTx) -> None:
-            for c in steering:
-                tx.set_control_state(c.id, "consumed")
-
-        if steering:
-            await self.store.transact(consume)
-        return steering
-
-    async def _apply(self, steering: list[Control]) -> None:
-        for c in steering:
-            if c.kind == "stop":
-                raise Stop("stop requested")
-            if c.kind == "pause" and not self.paused:
-                self.paused = True
-                await self._emit("session:paused", {"iteration": self.iteration}, status="paused")
-            elif c.kind == "resume" and self.paused:
-                self.paused = False
-                await self._emit("session:resumed", {"iteration": self.iteration}, status="running")
-
-    async def _boundary(self) -> None:
-        """Apply controls; while paused, wait (reacting to stop within a second)."""
-        await self._apply(await self._take_controls())
-        while self.paused:
-            await self._sleep_or_wake(self.settings.control_poll)
-            await self._apply(await self._take_controls())
-
-    async def _wait(self, seconds: float, why: str) -> None:
-        until = time.time() + seconds
-        await self._emit(
-            "log:info",
-            {
-                "message": f"waiting {seconds:.1f} s ({why})",
-                "reason": why,
-                "seconds": round(seconds, 3),
-                "until": until,
-            },
-        )
-        remaining = seconds
-        while remaining > 0:
-            await self._sleep_or_wake(min(remaining, self.settings.control_poll))
-            await self._boundary()
-            remaining = until - time.time()
-
-    async def _await_input(self, question: str) -> None:
-        """The agent asked a question: wait for a human's input before the next iteration."""
-        deadline = time.time() + self.settings.input_timeout
-        while not self.directives and time.time() < deadline:
-            await self._sleep_or_wake(min(self.settings.control_poll, deadline - time.time()))
-            await self._boundary()
-        if not self.directives:
-            await self._emit(
-                "log:warn", {"message": f"no answer to '{question}' in time; going on"}
-            )
 
     async def _dry_run(self) -> None:
         items = plan.from_prd(self.prd)

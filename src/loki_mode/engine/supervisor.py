@@ -53,7 +53,7 @@ class Engine:
     def notify(self, session_id: str) -> None:
         runner = self.runners.get(session_id)
         if runner is not None:
-            runner.wake.set()
+            runner.controls.wake.set()
 
     @property
     def active(self) -> int:
