@@ -138,6 +138,15 @@ def server(project: Path) -> Iterator[LiveServer]:
         live.stop()
 
 
+def alive(pid: int) -> bool:
+    """Whether `pid` runs; a zombie (exited, not yet reaped) or a gone process does not."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
     """Poll until `predicate()` returns something truthy; return it."""
     deadline = time.monotonic() + timeout

@@ -24,7 +24,7 @@ from loki_mode.server import DRAIN_GRACE
 from loki_mode.store import SQLiteStore
 from tests.api import dry_run, finished, running, scenario, start
 from tests.api.test_events import EventReader, last_id, subscribers, wait_subscribers
-from tests.conftest import LiveServer, fake_env, wait_for
+from tests.conftest import LiveServer, alive, fake_env, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -70,13 +70,6 @@ def processes_in(folder: Path) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 @pytest.mark.parametrize(

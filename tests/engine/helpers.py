@@ -67,15 +67,6 @@ def scenario(project: Path, name: str) -> None:
     (project / ".fake-scenario").write_text(name)
 
 
-def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie waiting to be reaped is dead)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
 def group_pids(pgid: int) -> list[int]:
     """Live processes whose process group is `pgid`."""
     found = []

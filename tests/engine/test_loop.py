@@ -8,11 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, fake_env, wait_for
+from tests.conftest import LiveServer, alive, fake_env, wait_for
 from tests.engine.helpers import (
     EventCollector,
     agents,
-    alive,
     events,
     group_pids,
     prompts,

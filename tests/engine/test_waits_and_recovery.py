@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, fake_env, wait_for
+from tests.conftest import LiveServer, alive, fake_env, wait_for
 from tests.engine.helpers import (
-    alive,
     events,
     group_pids,
     prompts,

@@ -99,8 +99,3 @@ def proc_status(pid: int) -> dict[str, str]:
 def ignores_term(pid: int) -> bool:
     mask = proc_status(pid).get("SigIgn")
     return mask is not None and bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
-
-
-def alive(pid: int) -> bool:
-    """Running or sleeping; a zombie (exited, not yet reaped) or a gone process is not."""
-    return proc_status(pid).get("State", "Z")[:1] not in ("Z", "X")

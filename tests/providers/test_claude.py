@@ -33,9 +33,8 @@ from loki_mode.providers.base import (
     Usage,
 )
 from loki_mode.providers.claude import ClaudeLineParser, ClaudeProvider
-from tests.conftest import wait_for
+from tests.conftest import alive, wait_for
 from tests.providers.conftest import (
-    alive,
     captures,
     fake_env,
     fixtures_dir,

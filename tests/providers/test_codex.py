@@ -33,8 +33,8 @@ from loki_mode.providers.base import (
     Usage,
 )
 from loki_mode.providers.codex import CodexParser, CodexProvider
+from tests.conftest import alive
 from tests.providers.conftest import (
-    alive,
     captures,
     fake_env,
     fixtures_dir,

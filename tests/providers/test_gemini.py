@@ -34,8 +34,8 @@ from loki_mode.providers.base import (
     Usage,
 )
 from loki_mode.providers.gemini import GeminiParser, GeminiProvider
+from tests.conftest import alive
 from tests.providers.conftest import (
-    alive,
     captures,
     fake_env,
     fixtures_dir,
