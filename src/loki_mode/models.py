@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from msgspec import Meta, Struct, field
 
-from loki_mode.types import LogLevel, ProviderName, SessionStatus, TaskStatus
+from loki_mode.types import ProviderName, SessionStatus, TaskStatus
 
 Timeout = Annotated[
     int, Meta(ge=1, le=7 * 24 * 3600, description="Whole-session timeout in seconds")
@@ -200,10 +199,6 @@ class ApiError(Base, kw_only=True):
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class LogFilter(Base, kw_only=True):
-    min_level: LogLevel | None = None
-
-
 class AgentList(Base, kw_only=True):
     """`GET /api/sessions/{id}/agents`."""
 
@@ -238,10 +233,3 @@ class EventStats(Base, kw_only=True):
     by_type: dict[str, int] = field(default_factory=dict)
     last_event_id: str = "0"
     published: int = 0
-
-
-encoder = msgspec.json.Encoder()
-
-
-def to_builtins(obj: Any) -> Any:
-    return msgspec.to_builtins(obj)
